@@ -1,0 +1,67 @@
+//! Caller cost of one log call, by kind of call (criterion; mean per call, including
+//! the amortised hand-off of full buffers to the writer thread, which runs alongside).
+//!
+//! `cargo bench --bench hot_path`
+
+use std::hint::black_box;
+
+use criterion::{criterion_group, criterion_main, Criterion};
+
+fn setup() -> (tempfile::TempDir, logkit::Guard) {
+    let dir = tempfile::tempdir().expect("tempdir");
+    let guard = logkit::Config::default()
+        .file(dir.path().join("run.log"))
+        .console(logkit::Console::Off)
+        .level("info")
+        .init()
+        .expect("init");
+    (dir, guard)
+}
+
+fn hot_path(c: &mut Criterion) {
+    let (_dir, _guard) = setup();
+    let mut g = c.benchmark_group("hot_path");
+
+    g.bench_function("disabled_debug", |b| {
+        b.iter(|| logkit::debug!(order_id = black_box(42u64), "disabled"));
+    });
+
+    g.bench_function("four_fields", |b| {
+        let mut i = 0u64;
+        b.iter(|| {
+            i += 1;
+            logkit::info!(
+                order_id = black_box(i),
+                price = black_box(1.5f64),
+                symbol = black_box("BTC-USD"),
+                ok = black_box(true),
+                "order filled"
+            );
+        });
+    });
+
+    g.bench_function("format_args_message", |b| {
+        let mut i = 0u64;
+        b.iter(|| {
+            i += 1;
+            logkit::info!("filled order {} at {} for {}", black_box(i), black_box(1.5f64), black_box("BTC-USD"));
+        });
+    });
+
+    g.bench_function("display_and_debug_fields", |b| {
+        let v = vec![1u32, 2, 3];
+        b.iter(|| logkit::info!(user = %black_box("ann"), items = ?black_box(&v), "handled"));
+    });
+    logkit::flush();
+
+    logkit::set_sample(0.0).expect("sample");
+    g.bench_function("sampled_out_info", |b| {
+        b.iter(|| logkit::info!(order_id = black_box(42u64), "sampled out"));
+    });
+    logkit::set_sample(1.0).expect("sample");
+    g.finish();
+    logkit::flush();
+}
+
+criterion_group!(benches, hot_path);
+criterion_main!(benches);

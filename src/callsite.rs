@@ -1,0 +1,88 @@
+//! Per-call-site static metadata, built once at compile time by the macros.
+
+use std::sync::atomic::{AtomicU32, Ordering};
+
+use crate::level::Level;
+
+/// What a log macro knows about itself at compile time: level, target, location and
+/// field names. One `static` per call site; records carry a pointer to it instead of
+/// copying any of it.
+///
+/// Not API: constructed only by logkit's macros.
+#[doc(hidden)]
+#[derive(Debug)]
+pub struct Callsite {
+    level: Level,
+    target: &'static str,
+    file: &'static str,
+    line: u32,
+    fields: &'static [&'static str],
+    /// Cached per-target filter decision: `(generation << 1) | enabled`, where
+    /// generation is `filter::generation()` when it was computed. `u32::MAX` = never.
+    interest: AtomicU32,
+}
+
+impl Callsite {
+    #[doc(hidden)]
+    pub const fn new(
+        level: Level,
+        target: &'static str,
+        file: &'static str,
+        line: u32,
+        fields: &'static [&'static str],
+    ) -> Callsite {
+        Callsite { level, target, file, line, fields, interest: AtomicU32::new(u32::MAX) }
+    }
+
+    /// The call site's level.
+    #[inline(always)]
+    pub fn level(&self) -> Level {
+        self.level
+    }
+
+    /// Module path, or the `target:` given at the call site.
+    pub fn target(&self) -> &'static str {
+        self.target
+    }
+
+    /// Source file.
+    pub fn file(&self) -> &'static str {
+        self.file
+    }
+
+    /// Source line.
+    pub fn line(&self) -> u32 {
+        self.line
+    }
+
+    pub(crate) fn field_names(&self) -> &'static [&'static str] {
+        self.fields
+    }
+
+    /// Whether the per-target directives let this call site through. Cached until the
+    /// next `set_level`.
+    #[inline]
+    pub(crate) fn interested(&'static self, generation: u32) -> bool {
+        let s = self.interest.load(Ordering::Relaxed);
+        if s >> 1 == generation {
+            s & 1 == 1
+        } else {
+            self.interest_slow(generation)
+        }
+    }
+
+    /// Also the lazy start: before logkit starts, the gate sends every call here (see
+    /// `filter::FILTER`), so the environment is read before any argument is evaluated.
+    #[cold]
+    #[inline(never)]
+    fn interest_slow(&'static self, _stale: u32) -> bool {
+        crate::runtime::ensure_started();
+        let generation = crate::filter::generation();
+        let on = crate::filter::max_level().allows(self.level)
+            && crate::filter::directives().level_for(self.target).allows(self.level);
+        // Relaxed is enough: a stale cache only means one more slow-path lookup, and the
+        // generation check makes a cache from before a `set_level` miss.
+        self.interest.store((generation << 1) | on as u32, Ordering::Relaxed);
+        on
+    }
+}

@@ -1,0 +1,361 @@
+//! The producer side: per-thread record buffers and their hand-off to the writer.
+//!
+//! Each thread appends records to its own preallocated buffer (a [`Slot`]). A buffer
+//! goes onto the bounded ring (a crossbeam `array` channel) when it holds a batch's
+//! worth of records or bytes; the writer thread also *steals* partly filled buffers
+//! every tick, so a thread that logs once and then sleeps is written promptly. Emptied
+//! buffers come back through a second channel, so in steady state nothing allocates.
+//!
+//! A producer never enters the kernel while the ring has room: it does not wake the
+//! writer per record (the writer polls on a timer); only a full ring (block mode) or
+//! `flush()` unparks it.
+//!
+//! ## The slot lock and per-thread order
+//! A slot's buffer is guarded by a one-word spin lock taken by its owner for each
+//! record and by the writer to steal. The owner hands a full buffer to the ring while
+//! still holding the lock, and the writer drains the ring *after* locking a slot and
+//! *before* taking its buffer, so every buffer of a thread reaches the writer in the
+//! order it was filled. The writer only `try_lock`s during periodic steals, so an
+//! owner blocked on a full ring (holding its lock) never deadlocks the writer.
+
+use std::cell::{Cell, OnceCell, UnsafeCell};
+use std::sync::atomic::{AtomicBool, AtomicU64, Ordering};
+use std::sync::{Arc, Mutex, OnceLock};
+use std::thread::Thread;
+
+use crossbeam_channel::{Receiver, Sender, TrySendError};
+
+use crate::config::Overflow;
+
+/// Bytes after which a thread's buffer is handed off.
+pub(crate) const BATCH_BYTES: usize = 64 * 1024;
+/// Headroom so a typical record never makes a full-size buffer reallocate.
+pub(crate) const BUFFER_SLACK: usize = 4 * 1024;
+/// Capacity of a fresh buffer.
+pub(crate) const BUFFER_CAPACITY: usize = BATCH_BYTES + BUFFER_SLACK;
+
+/// One thread's buffer, shared with the writer.
+pub(crate) struct Slot {
+    /// `true` while the owner appends or the writer steals.
+    locked: AtomicBool,
+    /// Set by the owner after appending, cleared by the writer when it steals: lets the
+    /// writer skip idle threads without touching their lock.
+    dirty: AtomicBool,
+    inner: UnsafeCell<SlotInner>,
+}
+
+pub(crate) struct SlotInner {
+    pub(crate) buf: Vec<u8>,
+    pub(crate) records: u32,
+}
+
+// SAFETY: `inner` is only accessed by the thread that holds `locked` (acquired with an
+// `Acquire` compare-exchange, released with a `Release` store), so accesses to it never
+// overlap and each one sees the previous holder's writes. Everything else is atomic.
+unsafe impl Sync for Slot {}
+// SAFETY: `SlotInner` is plain owned data (`Vec<u8>`, `u32`), which is `Send`.
+unsafe impl Send for Slot {}
+
+impl Slot {
+    fn new(buf: Vec<u8>) -> Slot {
+        Slot {
+            locked: AtomicBool::new(false),
+            dirty: AtomicBool::new(false),
+            inner: UnsafeCell::new(SlotInner { buf, records: 0 }),
+        }
+    }
+
+    #[inline]
+    pub(crate) fn try_lock(&self) -> Option<SlotGuard<'_>> {
+        if self.locked.compare_exchange(false, true, Ordering::Acquire, Ordering::Relaxed).is_ok() {
+            Some(SlotGuard { slot: self })
+        } else {
+            None
+        }
+    }
+
+    /// The owner's lock: contended only by a steal, which holds it for a pointer swap.
+    #[inline]
+    fn lock(&self) -> SlotGuard<'_> {
+        if let Some(g) = self.try_lock() {
+            return g;
+        }
+        self.lock_slow()
+    }
+
+    #[cold]
+    fn lock_slow(&self) -> SlotGuard<'_> {
+        let mut spins = 0u32;
+        loop {
+            if let Some(g) = self.try_lock() {
+                return g;
+            }
+            spins += 1;
+            if spins < 64 {
+                std::hint::spin_loop();
+            } else {
+                std::thread::yield_now();
+            }
+        }
+    }
+
+    pub(crate) fn is_dirty(&self) -> bool {
+        self.dirty.load(Ordering::Relaxed)
+    }
+}
+
+/// Holds a slot's lock; releases it on drop (also when a `Display` impl panics).
+pub(crate) struct SlotGuard<'a> {
+    slot: &'a Slot,
+}
+
+impl SlotGuard<'_> {
+    #[inline]
+    pub(crate) fn inner(&mut self) -> &mut SlotInner {
+        // SAFETY: this guard holds `locked`, so no other reference to `inner` exists
+        // (see the `Sync` impl), and `&mut self` makes this one unique.
+        unsafe { &mut *self.slot.inner.get() }
+    }
+
+    pub(crate) fn clear_dirty(&self) {
+        self.slot.dirty.store(false, Ordering::Relaxed);
+    }
+}
+
+impl Drop for SlotGuard<'_> {
+    #[inline]
+    fn drop(&mut self) {
+        self.slot.locked.store(false, Ordering::Release);
+    }
+}
+
+/// What producers share with the writer.
+pub(crate) struct Frontend {
+    ring_tx: Sender<Vec<u8>>,
+    free_rx: Receiver<Vec<u8>>,
+    slots: Mutex<Vec<Arc<Slot>>>,
+    overflow: Overflow,
+    batch_records: u32,
+    /// Records dropped under `LOG_OVERFLOW=drop` since the writer last reported.
+    pub(crate) dropped: AtomicU64,
+    /// Records that could not be handed off because the writer is gone.
+    pub(crate) orphaned: AtomicU64,
+    writer: OnceLock<Thread>,
+}
+
+/// The writer's ends of the two channels.
+pub(crate) struct WriterEnds {
+    pub(crate) ring_rx: Receiver<Vec<u8>>,
+    pub(crate) free_tx: Sender<Vec<u8>>,
+}
+
+/// Splits a capacity in records into (records per batch, batches in the ring).
+pub(crate) fn geometry(buffer_records: usize) -> (u32, usize) {
+    let per_batch = (buffer_records / 16).clamp(1, 512);
+    let batches = (buffer_records / per_batch).max(1);
+    (per_batch as u32, batches)
+}
+
+impl Frontend {
+    pub(crate) fn new(buffer_records: usize, overflow: Overflow) -> (Frontend, WriterEnds) {
+        let (batch_records, batches) = geometry(buffer_records);
+        let (ring_tx, ring_rx) = crossbeam_channel::bounded(batches);
+        // Buffers in flight at the peak: a full ring, as many again being rendered by
+        // the writer, and one per thread. The pool starts with enough for one thread,
+        // and keeps every buffer that ever existed, so once a burst has been seen no
+        // later hand-off allocates. Unused capacity is never touched, so it costs
+        // address space, not memory.
+        let (free_tx, free_rx) = crossbeam_channel::bounded(4 * batches + 64);
+        for _ in 0..2 * batches + 8 {
+            let _ = free_tx.try_send(Vec::with_capacity(BUFFER_CAPACITY));
+        }
+        let fe = Frontend {
+            ring_tx,
+            free_rx,
+            slots: Mutex::new(Vec::new()),
+            overflow,
+            batch_records,
+            dropped: AtomicU64::new(0),
+            orphaned: AtomicU64::new(0),
+            writer: OnceLock::new(),
+        };
+        (fe, WriterEnds { ring_rx, free_tx })
+    }
+
+    pub(crate) fn set_writer(&self, t: Thread) {
+        let _ = self.writer.set(t);
+    }
+
+    #[inline]
+    pub(crate) fn wake_writer(&self) {
+        if let Some(t) = self.writer.get() {
+            t.unpark();
+        }
+    }
+
+    /// A snapshot of the registered slots, pruning those whose thread has exited and
+    /// whose buffer is empty.
+    pub(crate) fn slots(&self, out: &mut Vec<Arc<Slot>>) {
+        out.clear();
+        let mut slots = match self.slots.lock() {
+            Ok(s) => s,
+            Err(p) => p.into_inner(),
+        };
+        slots.retain(|s| Arc::strong_count(s) > 1 || s.is_dirty());
+        out.extend(slots.iter().cloned());
+    }
+
+    #[cold]
+    fn register(&self) -> Arc<Slot> {
+        let slot = Arc::new(Slot::new(Vec::with_capacity(BUFFER_CAPACITY)));
+        match self.slots.lock() {
+            Ok(mut s) => s.push(slot.clone()),
+            Err(p) => p.into_inner().push(slot.clone()),
+        }
+        slot
+    }
+
+    #[inline]
+    fn fresh_buffer(&self) -> Vec<u8> {
+        match self.free_rx.try_recv() {
+            Ok(b) => b,
+            Err(_) => Vec::with_capacity(BUFFER_CAPACITY),
+        }
+    }
+
+    #[inline]
+    fn is_full(&self, inner: &SlotInner) -> bool {
+        inner.buf.len() >= BATCH_BYTES || inner.records >= self.batch_records
+    }
+
+    /// Appends one record to the calling thread's buffer. `encode` appends exactly one
+    /// record to the buffer it is given.
+    #[inline]
+    pub(crate) fn write(&'static self, encode: &mut dyn FnMut(&mut Vec<u8>)) {
+        let done = LOCAL.try_with(|local| {
+            if local.busy.get() {
+                return false; // re-entered from a `Display` impl of this thread's record
+            }
+            let slot = local.slot.get_or_init(|| self.register());
+            local.busy.set(true);
+            let _busy = BusyReset(&local.busy);
+            let mut guard = slot.lock();
+            let inner = guard.inner();
+            if self.is_full(inner) && !self.hand_off(inner) {
+                self.dropped.fetch_add(1, Ordering::Relaxed);
+                return true;
+            }
+            let start = inner.buf.len();
+            let mut undo = Truncate { buf: &mut inner.buf, to: start };
+            encode(undo.buf);
+            undo.to = usize::MAX; // committed
+            drop(undo);
+            inner.records += 1;
+            slot.dirty.store(true, Ordering::Relaxed);
+            if self.is_full(inner) {
+                // Block mode never fails; drop mode keeps the full buffer and retries
+                // at the next record.
+                let _ = self.hand_off(inner);
+            }
+            true
+        });
+        if !matches!(done, Ok(true)) {
+            self.write_unbuffered(encode);
+        }
+    }
+
+    /// Moves a full buffer onto the ring and gives the slot a fresh one. Returns
+    /// `false` when the ring is full in drop mode (the buffer stays in the slot).
+    fn hand_off(&self, inner: &mut SlotInner) -> bool {
+        let full = std::mem::take(&mut inner.buf);
+        let records = inner.records;
+        match self.ring_tx.try_send(full) {
+            Ok(()) => {}
+            Err(TrySendError::Full(full)) => match self.overflow {
+                Overflow::Drop => {
+                    inner.buf = full;
+                    return false;
+                }
+                Overflow::Block => {
+                    self.wake_writer();
+                    if self.ring_tx.send(full).is_err() {
+                        self.orphaned.fetch_add(records as u64, Ordering::Relaxed);
+                    }
+                }
+            },
+            Err(TrySendError::Disconnected(_)) => {
+                self.orphaned.fetch_add(records as u64, Ordering::Relaxed);
+            }
+        }
+        inner.buf = self.fresh_buffer();
+        inner.records = 0;
+        true
+    }
+
+    /// For records that cannot use the thread's slot (re-entrant logging from a
+    /// `Display` impl, or logging from a thread-local destructor): a buffer of their own.
+    #[cold]
+    #[inline(never)]
+    fn write_unbuffered(&self, encode: &mut dyn FnMut(&mut Vec<u8>)) {
+        let mut buf = Vec::new();
+        encode(&mut buf);
+        let sent = match self.overflow {
+            Overflow::Block => {
+                self.wake_writer();
+                self.ring_tx.send(buf).is_ok()
+            }
+            Overflow::Drop => match self.ring_tx.try_send(buf) {
+                Ok(()) => true,
+                Err(TrySendError::Full(_)) => {
+                    self.dropped.fetch_add(1, Ordering::Relaxed);
+                    return;
+                }
+                Err(TrySendError::Disconnected(_)) => false,
+            },
+        };
+        if !sent {
+            self.orphaned.fetch_add(1, Ordering::Relaxed);
+        }
+    }
+}
+
+/// Truncates a buffer back to `to` on drop unless committed (`to == usize::MAX`), so
+/// a panicking `Display` impl leaves no half-written record behind.
+struct Truncate<'a> {
+    buf: &'a mut Vec<u8>,
+    to: usize,
+}
+
+impl Drop for Truncate<'_> {
+    #[inline]
+    fn drop(&mut self) {
+        if self.to != usize::MAX {
+            self.buf.truncate(self.to);
+        }
+    }
+}
+
+struct BusyReset<'a>(&'a Cell<bool>);
+
+impl Drop for BusyReset<'_> {
+    #[inline]
+    fn drop(&mut self) {
+        self.0.set(false);
+    }
+}
+
+struct Local {
+    slot: OnceCell<Arc<Slot>>,
+    /// Set while this thread encodes a record (detects re-entrant logging).
+    busy: Cell<bool>,
+}
+
+thread_local! {
+    static LOCAL: Local = const { Local { slot: OnceCell::new(), busy: Cell::new(false) } };
+}
+
+/// Whether the calling thread is in the middle of encoding a record (its slot is
+/// locked by itself): a flush from a panic hook must not wait for that slot.
+pub(crate) fn in_record() -> bool {
+    LOCAL.try_with(|l| l.busy.get()).unwrap_or(false)
+}

@@ -1,0 +1,101 @@
+//! Producer side: appending a record in the compact format to a byte buffer.
+
+use std::fmt;
+
+use super::{Tag, HEADER_LEN};
+use crate::callsite::Callsite;
+use crate::level::Level;
+
+/// Appends one record to a buffer. Created by [`Encoder::begin`], which writes the
+/// header; [`Encoder::finish`] patches the length. If the encoder is dropped without
+/// `finish` (a `Display` impl panicked), the caller truncates the buffer back to
+/// [`Encoder::start`].
+pub(crate) struct Encoder<'a> {
+    buf: &'a mut Vec<u8>,
+    start: usize,
+}
+
+impl<'a> Encoder<'a> {
+    /// Writes the fixed header. `callsite` is `None` for records without a static call
+    /// site (the `log` bridge, logkit's own reports).
+    #[inline]
+    pub(crate) fn begin(
+        buf: &'a mut Vec<u8>,
+        level: Level,
+        flags: u8,
+        callsite: Option<&'static Callsite>,
+        timestamp_ns: u64,
+    ) -> Encoder<'a> {
+        let start = buf.len();
+        let cs = match callsite {
+            Some(cs) => (cs as *const Callsite).expose_provenance() as u64,
+            None => 0,
+        };
+        let mut header = [0u8; HEADER_LEN];
+        header[4] = level as u8;
+        header[5] = flags;
+        header[8..16].copy_from_slice(&cs.to_ne_bytes());
+        header[16..24].copy_from_slice(&timestamp_ns.to_ne_bytes());
+        buf.extend_from_slice(&header);
+        Encoder { buf, start }
+    }
+
+    /// Patches the record length; returns it.
+    #[inline]
+    pub(crate) fn finish(self) -> usize {
+        let len = self.buf.len() - self.start;
+        let len32 = u32::try_from(len).unwrap_or(u32::MAX);
+        self.buf[self.start..self.start + 4].copy_from_slice(&len32.to_ne_bytes());
+        len
+    }
+
+    /// A length-prefixed string (no tag).
+    #[inline]
+    pub(crate) fn raw_str(&mut self, s: &str) {
+        self.buf.extend_from_slice(&(s.len() as u32).to_ne_bytes());
+        self.buf.extend_from_slice(s.as_bytes());
+    }
+
+    /// A length-prefixed string produced by formatting (no tag).
+    #[inline]
+    pub(crate) fn raw_fmt(&mut self, args: fmt::Arguments<'_>) {
+        if let Some(s) = args.as_str() {
+            return self.raw_str(s);
+        }
+        let at = self.buf.len();
+        self.buf.extend_from_slice(&[0; 4]);
+        let _ = fmt::Write::write_fmt(&mut VecWriter(self.buf), args);
+        let n = (self.buf.len() - at - 4) as u32;
+        self.buf[at..at + 4].copy_from_slice(&n.to_ne_bytes());
+    }
+
+    /// Context bytes: already a sequence of `key value` entries.
+    #[inline]
+    pub(crate) fn context(&mut self, ctx: &[u8]) {
+        self.buf.extend_from_slice(&(ctx.len() as u32).to_ne_bytes());
+        self.buf.extend_from_slice(ctx);
+    }
+
+    /// The value encoder for the next field.
+    #[inline]
+    pub(crate) fn values(&mut self) -> crate::value::ValueEncoder<'_> {
+        crate::value::ValueEncoder::new(self.buf)
+    }
+}
+
+/// Appends a tagged value. Shared by the record encoder and the context encoder.
+#[inline]
+pub(crate) fn tag(buf: &mut Vec<u8>, t: Tag) {
+    buf.push(t as u8);
+}
+
+/// `fmt::Write` into a byte vector.
+pub(crate) struct VecWriter<'a>(pub(crate) &'a mut Vec<u8>);
+
+impl fmt::Write for VecWriter<'_> {
+    #[inline]
+    fn write_str(&mut self, s: &str) -> fmt::Result {
+        self.0.extend_from_slice(s.as_bytes());
+        Ok(())
+    }
+}

@@ -1,0 +1,185 @@
+//! Writer side: reading records back out of a batch buffer.
+
+use super::{Tag, HAS_MESSAGE, HAS_TARGET, HEADER_LEN, INLINE_KEYS};
+use crate::callsite::Callsite;
+use crate::level::Level;
+
+/// One decoded record, borrowing from its batch buffer.
+#[derive(Clone, Debug)]
+pub(crate) struct RecordView<'a> {
+    /// Nanoseconds since the Unix epoch (UTC).
+    pub(crate) timestamp_ns: u64,
+    pub(crate) level: Level,
+    /// The record's target (module path unless `target:` was given).
+    pub(crate) target: &'a str,
+    /// The message; empty when none was given.
+    pub(crate) message: &'a str,
+    context: &'a [u8],
+    fields: &'a [u8],
+    names: &'static [&'static str],
+    inline_keys: bool,
+}
+
+/// One value of a field, as the renderers see it.
+#[derive(Clone, Copy, Debug, PartialEq)]
+pub(crate) enum FieldValue<'a> {
+    Null,
+    Bool(bool),
+    U64(u64),
+    I64(i64),
+    U128(u128),
+    I128(i128),
+    F64(f64),
+    Str(&'a str),
+    /// Already valid JSON (a nested value): written verbatim by the JSON renderer.
+    Json(&'a str),
+}
+
+/// Iterates `(key, value)` pairs of a record's context or fields.
+#[derive(Clone, Debug)]
+pub(crate) struct Fields<'a> {
+    bytes: &'a [u8],
+    names: &'static [&'static str],
+    next_name: usize,
+    inline_keys: bool,
+}
+
+impl<'a> RecordView<'a> {
+    /// The bound context entries (trace id, span id, bound keys), in binding order.
+    pub(crate) fn context(&self) -> Fields<'a> {
+        Fields { bytes: self.context, names: &[], next_name: 0, inline_keys: true }
+    }
+
+    /// The record's own fields in call-site order.
+    pub(crate) fn fields(&self) -> Fields<'a> {
+        Fields { bytes: self.fields, names: self.names, next_name: 0, inline_keys: self.inline_keys }
+    }
+}
+
+impl<'a> Iterator for Fields<'a> {
+    type Item = (&'a str, FieldValue<'a>);
+
+    fn next(&mut self) -> Option<Self::Item> {
+        if self.bytes.is_empty() {
+            return None;
+        }
+        let mut r = Reader(self.bytes);
+        let key = if self.inline_keys {
+            r.str()?
+        } else {
+            let k = self.names.get(self.next_name).copied().unwrap_or("?");
+            self.next_name += 1;
+            k
+        };
+        let v = r.value()?;
+        self.bytes = r.0;
+        Some((key, v))
+    }
+}
+
+/// Splits the next record off the front of `buf`. Returns `None` at the end of the
+/// buffer or if the bytes are not a record (which the encoder never produces).
+pub(crate) fn next_record(buf: &[u8]) -> Option<(RecordView<'_>, &[u8])> {
+    if buf.len() < HEADER_LEN {
+        return None;
+    }
+    let len = u32::from_ne_bytes(buf[0..4].try_into().ok()?) as usize;
+    if len < HEADER_LEN || len > buf.len() {
+        return None;
+    }
+    let (rec, rest) = buf.split_at(len);
+    let level = Level::from_u8(rec[4])?;
+    let flags = rec[5];
+    let cs_addr = u64::from_ne_bytes(rec[8..16].try_into().ok()?);
+    let timestamp_ns = u64::from_ne_bytes(rec[16..24].try_into().ok()?);
+    let callsite: Option<&'static Callsite> = if cs_addr == 0 {
+        None
+    } else {
+        let ptr: *const Callsite = std::ptr::with_exposed_provenance(cs_addr as usize);
+        // SAFETY: the only writer of this field is `Encoder::begin`, which stores the
+        // address of a `&'static Callsite` (or 0). Buffers never leave the crate, so
+        // the address is that of a live `'static` call site, valid for the whole
+        // program, and `Callsite` is `Sync`.
+        Some(unsafe { &*ptr })
+    };
+    let mut r = Reader(&rec[HEADER_LEN..]);
+    let target = if flags & HAS_TARGET != 0 { r.str()? } else { callsite.map_or("", |c| c.target()) };
+    let message = if flags & HAS_MESSAGE != 0 { r.str()? } else { "" };
+    let ctx_len = r.u32()? as usize;
+    let context = r.take(ctx_len)?;
+    let view = RecordView {
+        timestamp_ns,
+        level,
+        target,
+        message,
+        context,
+        fields: r.0,
+        names: callsite.map_or(&[][..], |c| c.field_names()),
+        inline_keys: flags & INLINE_KEYS != 0,
+    };
+    Some((view, rest))
+}
+
+/// Iterates every record of a batch buffer.
+pub(crate) fn records(mut buf: &[u8]) -> impl Iterator<Item = RecordView<'_>> {
+    std::iter::from_fn(move || {
+        let (rec, rest) = next_record(buf)?;
+        buf = rest;
+        Some(rec)
+    })
+}
+
+struct Reader<'a>(&'a [u8]);
+
+impl<'a> Reader<'a> {
+    #[inline]
+    fn take(&mut self, n: usize) -> Option<&'a [u8]> {
+        if n > self.0.len() {
+            return None;
+        }
+        let (a, b) = self.0.split_at(n);
+        self.0 = b;
+        Some(a)
+    }
+    #[inline]
+    fn u8(&mut self) -> Option<u8> {
+        Some(self.take(1)?[0])
+    }
+    #[inline]
+    fn u32(&mut self) -> Option<u32> {
+        Some(u32::from_ne_bytes(self.take(4)?.try_into().ok()?))
+    }
+    #[inline]
+    fn u64(&mut self) -> Option<u64> {
+        Some(u64::from_ne_bytes(self.take(8)?.try_into().ok()?))
+    }
+    #[inline]
+    fn u128(&mut self) -> Option<u128> {
+        Some(u128::from_ne_bytes(self.take(16)?.try_into().ok()?))
+    }
+    #[inline]
+    fn str(&mut self) -> Option<&'a str> {
+        let n = self.u32()? as usize;
+        let b = self.take(n)?;
+        Some(match std::str::from_utf8(b) {
+            Ok(s) => s,
+            // The encoder only copies `&str`s, so this is unreachable; keep the valid
+            // prefix rather than render bytes that are not UTF-8.
+            Err(e) => std::str::from_utf8(&b[..e.valid_up_to()]).unwrap_or(""),
+        })
+    }
+    fn value(&mut self) -> Option<FieldValue<'a>> {
+        Some(match Tag::from_u8(self.u8()?)? {
+            Tag::Null => FieldValue::Null,
+            Tag::False => FieldValue::Bool(false),
+            Tag::True => FieldValue::Bool(true),
+            Tag::U64 => FieldValue::U64(self.u64()?),
+            Tag::I64 => FieldValue::I64(self.u64()? as i64),
+            Tag::F64 => FieldValue::F64(f64::from_bits(self.u64()?)),
+            Tag::Str => FieldValue::Str(self.str()?),
+            Tag::U128 => FieldValue::U128(self.u128()?),
+            Tag::I128 => FieldValue::I128(self.u128()? as i128),
+            Tag::Json => FieldValue::Json(self.str()?),
+        })
+    }
+}

@@ -1,0 +1,662 @@
+//! JSON line rendering: one object per record, keys in the contract's order
+//! (`timestamp`, `level`, `event`, context, fields, `target`), one `\n` at the end.
+//!
+//! This is the writer thread's hot loop, so nothing here allocates or goes through
+//! `fmt`: numbers through `itoa` / `ryu` stack buffers, strings through a table-driven
+//! escaper that copies runs of plain bytes with one `extend_from_slice`.
+//!
+//! Escaping follows RFC 8259 and goes further, so that a record can neither break its
+//! line nor hide or forge text where it is displayed (a terminal running `tail -f`, a
+//! JavaScript reader): besides `"`, `\` and the C0 controls, DEL, the C1 controls
+//! (U+0080–U+009F, which some terminals obey), U+2028 / U+2029 (line breaks to
+//! JavaScript) and the bidirectional controls (U+061C, U+200E, U+200F, U+202A–U+202E,
+//! U+2066–U+2069: the "Trojan Source" set) are written as `\uXXXX`. In UTF-8 those
+//! characters start with the bytes 0xC2, 0xD8 or 0xE2, so only those three bytes take
+//! the multi-byte check; every other non-ASCII byte is copied as is.
+
+use super::time::TimestampCache;
+use super::Redactor;
+use crate::record::{FieldValue, RecordView};
+
+/// Appends `rec` as one JSON object and a `\n` to `out`.
+pub(crate) fn write_record(out: &mut Vec<u8>, rec: &RecordView<'_>, redact: &Redactor, ts: &mut TimestampCache) {
+    out.extend_from_slice(b"{\"timestamp\":\"");
+    ts.write_rfc3339(out, rec.timestamp_ns);
+    out.extend_from_slice(b"\",\"level\":\"");
+    out.extend_from_slice(rec.level.as_str().as_bytes());
+    out.extend_from_slice(b"\",\"event\":");
+    write_str(out, rec.message);
+    for (key, value) in rec.context().chain(rec.fields()) {
+        out.push(b',');
+        write_str(out, key);
+        out.push(b':');
+        if redact.is_redacted(key) {
+            out.extend_from_slice(REDACTED);
+        } else {
+            write_value(out, value);
+        }
+    }
+    out.extend_from_slice(b",\"target\":");
+    write_str(out, rec.target);
+    out.extend_from_slice(b"}\n");
+}
+
+/// Appends `s` as a JSON string literal (with quotes) to `out`.
+#[inline]
+pub(crate) fn write_str(out: &mut Vec<u8>, s: &str) {
+    out.reserve(s.len() + 2);
+    out.push(b'"');
+    escape::<JSON_STRING>(out, s);
+    out.push(b'"');
+}
+
+/// Appends `s` with every control character, DEL, C1 control, U+2028/2029 and bidi
+/// control escaped (`\n`, `\t`, `\u001b`, `\u202e`, ...) but `"` and `\` left as they
+/// are: text for a human console that can hold no raw control or override.
+#[inline]
+pub(crate) fn write_text(out: &mut Vec<u8>, s: &str) {
+    escape::<TEXT>(out, s);
+}
+
+/// The value written for a redacted key.
+const REDACTED: &[u8] = b"\"***\"";
+
+/// Appends one value as JSON.
+#[inline]
+pub(crate) fn write_value(out: &mut Vec<u8>, value: FieldValue<'_>) {
+    match value {
+        FieldValue::Null => out.extend_from_slice(b"null"),
+        FieldValue::Bool(true) => out.extend_from_slice(b"true"),
+        FieldValue::Bool(false) => out.extend_from_slice(b"false"),
+        FieldValue::U64(v) => out.extend_from_slice(itoa::Buffer::new().format(v).as_bytes()),
+        FieldValue::I64(v) => out.extend_from_slice(itoa::Buffer::new().format(v).as_bytes()),
+        FieldValue::U128(v) => out.extend_from_slice(itoa::Buffer::new().format(v).as_bytes()),
+        FieldValue::I128(v) => out.extend_from_slice(itoa::Buffer::new().format(v).as_bytes()),
+        FieldValue::F64(v) => write_f64(out, v),
+        FieldValue::Str(s) => write_str(out, s),
+        // The encoder only stores valid JSON; an empty one would still break the line.
+        FieldValue::Json(j) if j.trim_ascii().is_empty() => out.extend_from_slice(b"null"),
+        FieldValue::Json(j) => escape::<JSON_VERBATIM>(out, j),
+    }
+}
+
+/// A finite float as a JSON number (`ryu`'s shortest round-trip form: `1.0`, `1e16`,
+/// `-0.0`, all valid JSON); NaN and the infinities as the strings `"NaN"`,
+/// `"Infinity"`, `"-Infinity"`.
+#[inline]
+fn write_f64(out: &mut Vec<u8>, v: f64) {
+    if v.is_finite() {
+        out.extend_from_slice(ryu::Buffer::new().format_finite(v).as_bytes());
+    } else if v.is_nan() {
+        out.extend_from_slice(b"\"NaN\"");
+    } else if v > 0.0 {
+        out.extend_from_slice(b"\"Infinity\"");
+    } else {
+        out.extend_from_slice(b"\"-Infinity\"");
+    }
+}
+
+/// Escape modes (a const generic, so each instantiation of [`escape`] has only the
+/// branches it needs).
+///
+/// A JSON string's contents: everything in the table escaped.
+const JSON_STRING: u8 = 0;
+/// Console text: like `JSON_STRING` but `"` and `\` kept.
+const TEXT: u8 = 1;
+/// Pre-rendered JSON copied verbatim, made safe without changing its meaning: C0
+/// controls (legal only as whitespace between tokens in valid JSON) become spaces, the
+/// other unsafe characters (legal only inside strings) become `\uXXXX`.
+const JSON_VERBATIM: u8 = 2;
+
+/// Table entry: copy the byte.
+const __: u8 = 0;
+/// Table entry: a lead byte of a multi-byte character that may need escaping.
+const MB: u8 = 1;
+/// Table entry: `\u00XX`.
+const UU: u8 = b'u';
+/// Table entry for `"`.
+const QU: u8 = b'"';
+/// Table entry for `\`.
+const BS: u8 = b'\\';
+
+/// What each byte needs: `__` nothing, `MB` the multi-byte check, `UU` `\u00XX`, or
+/// the letter of its two-character escape (`\n`, `\"`, ...).
+static ESCAPE: [u8; 256] = {
+    let mut t = [__; 256];
+    let mut b = 0;
+    while b < 0x20 {
+        t[b] = UU;
+        b += 1;
+    }
+    t[0x08] = b'b';
+    t[0x09] = b't';
+    t[0x0A] = b'n';
+    t[0x0C] = b'f';
+    t[0x0D] = b'r';
+    t[b'"' as usize] = QU;
+    t[b'\\' as usize] = BS;
+    t[0x7F] = UU;
+    t[0xC2] = MB;
+    t[0xD8] = MB;
+    t[0xE2] = MB;
+    t
+};
+
+/// The code point and UTF-8 length of the character at `bytes[i]` (whose lead byte is
+/// marked `MB`) if it must be escaped: a C1 control, U+061C, U+200E, U+200F,
+/// U+2028–U+202E or U+2066–U+2069.
+#[inline]
+fn special_char(bytes: &[u8], i: usize) -> Option<(u32, usize)> {
+    let b1 = *bytes.get(i + 1)?;
+    match bytes[i] {
+        // U+0080..=U+009F: C2 80..=C2 9F.
+        0xC2 if (0x80..=0x9F).contains(&b1) => Some((u32::from(b1), 2)),
+        // U+061C ARABIC LETTER MARK: D8 9C.
+        0xD8 if b1 == 0x9C => Some((0x061C, 2)),
+        0xE2 => {
+            let b2 = *bytes.get(i + 2)?;
+            let hit = match b1 {
+                // U+200E, U+200F: E2 80 8E/8F; U+2028..=U+202E: E2 80 A8..=AE.
+                0x80 => matches!(b2, 0x8E | 0x8F | 0xA8..=0xAE),
+                // U+2066..=U+2069: E2 81 A6..=A9.
+                0x81 => matches!(b2, 0xA6..=0xA9),
+                _ => false,
+            };
+            hit.then(|| (0x2000 | (u32::from(b1 & 0x3F) << 6) | u32::from(b2 & 0x3F), 3))
+        }
+        _ => None,
+    }
+}
+
+/// Appends `\uXXXX` (lowercase hex) for a code point in the BMP.
+#[inline]
+fn write_u_escape(out: &mut Vec<u8>, cp: u32) {
+    const HEX: &[u8; 16] = b"0123456789abcdef";
+    out.extend_from_slice(&[
+        b'\\',
+        b'u',
+        HEX[(cp >> 12 & 0xF) as usize],
+        HEX[(cp >> 8 & 0xF) as usize],
+        HEX[(cp >> 4 & 0xF) as usize],
+        HEX[(cp & 0xF) as usize],
+    ]);
+}
+
+/// Appends `s` escaped per `MODE` (without quotes).
+#[inline]
+fn escape<const MODE: u8>(out: &mut Vec<u8>, s: &str) {
+    let bytes = s.as_bytes();
+    // `bytes[start..i]` is the run of plain bytes not yet copied.
+    let mut start = 0;
+    let mut i = 0;
+    while i < bytes.len() {
+        let b = bytes[i];
+        let class = ESCAPE[b as usize];
+        if class == __ {
+            i += 1;
+            continue;
+        }
+        let len = match class {
+            MB => match special_char(bytes, i) {
+                Some((cp, len)) => {
+                    out.extend_from_slice(&bytes[start..i]);
+                    write_u_escape(out, cp);
+                    len
+                }
+                None => {
+                    i += 1;
+                    continue;
+                }
+            },
+            QU | BS if MODE != JSON_STRING => {
+                i += 1;
+                continue;
+            }
+            _ if MODE == JSON_VERBATIM && b < 0x20 => {
+                out.extend_from_slice(&bytes[start..i]);
+                out.push(b' ');
+                1
+            }
+            UU => {
+                out.extend_from_slice(&bytes[start..i]);
+                write_u_escape(out, u32::from(b));
+                1
+            }
+            letter => {
+                out.extend_from_slice(&bytes[start..i]);
+                out.extend_from_slice(&[b'\\', letter]);
+                1
+            }
+        };
+        i += len;
+        start = i;
+    }
+    out.extend_from_slice(&bytes[start..]);
+}
+
+/// Builders of records for the renderers' tests.
+#[cfg(test)]
+pub(crate) mod test_support {
+    use crate::callsite::Callsite;
+    use crate::level::Level;
+    use crate::record::{view, Encoder, HAS_MESSAGE, HAS_TARGET, INLINE_KEYS};
+    use crate::value::ValueEncoder;
+
+    /// A value to put in a test record.
+    #[derive(Clone, Debug)]
+    pub(crate) enum V {
+        Null,
+        Bool(bool),
+        U64(u64),
+        I64(i64),
+        U128(u128),
+        I128(i128),
+        F64(f64),
+        Str(String),
+        Json(String),
+    }
+
+    impl V {
+        pub(crate) fn s(s: &str) -> V {
+            V::Str(s.to_owned())
+        }
+
+        fn encode(&self, e: &mut ValueEncoder<'_>) {
+            match self {
+                V::Null => e.null(),
+                V::Bool(b) => e.bool(*b),
+                V::U64(v) => e.u64(*v),
+                V::I64(v) => e.i64(*v),
+                V::U128(v) => e.u128(*v),
+                V::I128(v) => e.i128(*v),
+                V::F64(v) => e.f64(*v),
+                V::Str(s) => e.str(s),
+                V::Json(s) => e.json(s),
+            }
+        }
+    }
+
+    /// Context bytes as `context.rs` pre-encodes them: `key:str value` entries.
+    pub(crate) fn context(entries: &[(&str, V)]) -> Vec<u8> {
+        let mut buf = Vec::new();
+        for (k, v) in entries {
+            buf.extend_from_slice(&(k.len() as u32).to_ne_bytes());
+            buf.extend_from_slice(k.as_bytes());
+            v.encode(&mut ValueEncoder::new(&mut buf));
+        }
+        buf
+    }
+
+    /// One record with inline keys and an explicit target.
+    pub(crate) fn record(
+        level: Level,
+        ns: u64,
+        target: &str,
+        message: &str,
+        ctx: &[(&str, V)],
+        fields: &[(&str, V)],
+    ) -> Vec<u8> {
+        let ctx = context(ctx);
+        let mut buf = Vec::new();
+        let mut enc = Encoder::begin(&mut buf, level, HAS_TARGET | HAS_MESSAGE | INLINE_KEYS, None, ns);
+        enc.raw_str(target);
+        enc.raw_str(message);
+        enc.context(&ctx);
+        for (k, v) in fields {
+            enc.raw_str(k);
+            v.encode(&mut enc.values());
+        }
+        enc.finish();
+        buf
+    }
+
+    /// One record whose keys and target come from a static call site, with no message.
+    pub(crate) fn callsite_record(cs: &'static Callsite, values: &[V]) -> Vec<u8> {
+        let mut buf = Vec::new();
+        let mut enc = Encoder::begin(&mut buf, cs.level(), 0, Some(cs), 0);
+        enc.context(&[]);
+        for v in values {
+            v.encode(&mut enc.values());
+        }
+        enc.finish();
+        buf
+    }
+
+    /// Renders every record in `buf` with `f`.
+    pub(crate) fn render(buf: &[u8], mut f: impl FnMut(&mut Vec<u8>, &view::RecordView<'_>)) -> String {
+        let mut out = Vec::new();
+        let mut n = 0;
+        for rec in view::records(buf) {
+            f(&mut out, &rec);
+            n += 1;
+        }
+        assert!(n > 0, "no record decoded");
+        String::from_utf8(out).expect("renderers write UTF-8")
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::test_support::{callsite_record, record, render, V};
+    use super::*;
+    use crate::callsite::Callsite;
+    use crate::level::Level;
+
+    // 2026-11-24T07:02:51.123456789Z
+    const NS: u64 = 1_795_503_771_123_456_789;
+
+    fn json(buf: &[u8], redact: &Redactor) -> String {
+        let mut ts = TimestampCache::default();
+        render(buf, |out, rec| write_record(out, rec, redact, &mut ts))
+    }
+
+    fn parse(line: &str) -> serde_json::Value {
+        assert!(line.ends_with('\n'), "line ends with a newline: {line:?}");
+        assert_eq!(line.matches('\n').count(), 1, "exactly one newline: {line:?}");
+        serde_json::from_str(line).unwrap_or_else(|e| panic!("invalid JSON ({e}): {line:?}"))
+    }
+
+    /// The top-level keys of a one-line JSON object, in order, read from the raw text
+    /// (`serde_json::Value` sorts its keys without `preserve_order`).
+    fn key_order(line: &str) -> Vec<String> {
+        let mut de = serde_json::Deserializer::from_str(line);
+        serde::de::Deserializer::deserialize_map(&mut de, KeyOrder).expect("object")
+    }
+
+    struct KeyOrder;
+    impl<'de> serde::de::Visitor<'de> for KeyOrder {
+        type Value = Vec<String>;
+        fn expecting(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+            f.write_str("an object")
+        }
+        fn visit_map<A: serde::de::MapAccess<'de>>(self, mut map: A) -> Result<Vec<String>, A::Error> {
+            let mut keys = Vec::new();
+            while let Some((k, _)) = map.next_entry::<String, serde::de::IgnoredAny>()? {
+                keys.push(k);
+            }
+            Ok(keys)
+        }
+    }
+
+    fn one_string_field(s: &str) -> (String, serde_json::Value) {
+        let buf = record(Level::Info, NS, "t", s, &[], &[("s", V::s(s))]);
+        let line = json(&buf, &Redactor::default());
+        let v = parse(&line);
+        (line, v)
+    }
+
+    #[test]
+    fn the_design_example_renders_byte_for_byte() {
+        let buf = record(
+            Level::Info,
+            NS,
+            "app::orders",
+            "order filled",
+            &[
+                ("trace_id", V::s("4bf92f3577b34da6a3ce929d0e0e4736")),
+                ("span_id", V::s("00f067aa0ba902b7")),
+                ("user", V::s("u1")),
+            ],
+            &[("order_id", V::U64(42)), ("price", V::F64(1.5))],
+        );
+        assert_eq!(
+            json(&buf, &Redactor::default()),
+            concat!(
+                r#"{"timestamp":"2026-11-24T07:02:51.123456Z","level":"info","event":"order filled","#,
+                r#""trace_id":"4bf92f3577b34da6a3ce929d0e0e4736","span_id":"00f067aa0ba902b7","user":"u1","#,
+                r#""order_id":42,"price":1.5,"target":"app::orders"}"#,
+                "\n"
+            )
+        );
+    }
+
+    #[test]
+    fn keys_come_in_contract_order_context_before_fields_target_last() {
+        let buf = record(
+            Level::Warn,
+            NS,
+            "app",
+            "",
+            &[("z_ctx", V::U64(1)), ("a_ctx", V::U64(2))],
+            &[("zz", V::Bool(true)), ("aa", V::Null), ("mm", V::I64(-1))],
+        );
+        let line = json(&buf, &Redactor::default());
+        assert_eq!(key_order(&line), ["timestamp", "level", "event", "z_ctx", "a_ctx", "zz", "aa", "mm", "target"]);
+        let v = parse(&line);
+        assert_eq!(v["level"], "warning");
+        assert_eq!(v["event"], "", "an empty message is an empty event");
+        assert_eq!(v["zz"], true);
+        assert_eq!(v["aa"], serde_json::Value::Null);
+        assert_eq!(v["mm"], -1);
+    }
+
+    #[test]
+    fn every_level_has_its_contract_name() {
+        for (level, name) in [
+            (Level::Trace, "trace"),
+            (Level::Debug, "debug"),
+            (Level::Info, "info"),
+            (Level::Warn, "warning"),
+            (Level::Error, "error"),
+        ] {
+            let buf = record(level, NS, "t", "m", &[], &[]);
+            assert_eq!(parse(&json(&buf, &Redactor::default()))["level"], name);
+        }
+    }
+
+    #[test]
+    fn call_site_keys_and_target_are_used_when_the_record_has_none_inline() {
+        static CS: Callsite = Callsite::new(Level::Debug, "app::db", "db.rs", 7, &["rows", "table"]);
+        let buf = callsite_record(&CS, &[V::U64(3), V::s("users")]);
+        let line = json(&buf, &Redactor::default());
+        assert_eq!(key_order(&line), ["timestamp", "level", "event", "rows", "table", "target"]);
+        let v = parse(&line);
+        assert_eq!(v["timestamp"], "1970-01-01T00:00:00.000000Z");
+        assert_eq!(v["rows"], 3);
+        assert_eq!(v["table"], "users");
+        assert_eq!(v["target"], "app::db");
+    }
+
+    #[test]
+    fn integers_at_their_limits_are_exact() {
+        let buf = record(
+            Level::Info,
+            NS,
+            "t",
+            "m",
+            &[],
+            &[
+                ("u64max", V::U64(u64::MAX)),
+                ("i64min", V::I64(i64::MIN)),
+                ("u128max", V::U128(u128::MAX)),
+                ("i128min", V::I128(i128::MIN)),
+                ("zero", V::U64(0)),
+            ],
+        );
+        let line = json(&buf, &Redactor::default());
+        assert!(line.contains(r#""u64max":18446744073709551615,"#), "{line}");
+        assert!(line.contains(r#""i64min":-9223372036854775808,"#), "{line}");
+        assert!(line.contains(r#""u128max":340282366920938463463374607431768211455,"#), "{line}");
+        assert!(line.contains(r#""i128min":-170141183460469231731687303715884105728,"#), "{line}");
+        assert!(line.contains(r#""zero":0,"#), "{line}");
+        let v = parse(&line);
+        assert_eq!(v["u64max"].as_u64(), Some(u64::MAX));
+        assert_eq!(v["i64min"].as_i64(), Some(i64::MIN));
+    }
+
+    #[test]
+    fn floats_are_json_numbers_and_non_finite_floats_are_strings() {
+        let cases = [
+            (1.5, "1.5"),
+            (1.0, "1.0"),
+            (-0.0, "-0.0"),
+            (1e16, "1e16"),
+            (1e-7, "1e-7"),
+            (f64::MAX, "1.7976931348623157e308"),
+            (f64::NAN, r#""NaN""#),
+            (f64::INFINITY, r#""Infinity""#),
+            (f64::NEG_INFINITY, r#""-Infinity""#),
+        ];
+        for (f, text) in cases {
+            let buf = record(Level::Info, NS, "t", "m", &[], &[("f", V::F64(f))]);
+            let line = json(&buf, &Redactor::default());
+            assert!(line.contains(&format!(r#","f":{text},"#)), "{f}: {line}");
+            let v = parse(&line);
+            if f.is_finite() {
+                assert_eq!(v["f"].as_f64(), Some(f), "{line}");
+            }
+        }
+    }
+
+    #[test]
+    fn nested_json_values_are_written_verbatim() {
+        let nested = r#"{"a":[1,2,{"b":null}],"c":"d\"e"}"#;
+        let buf = record(Level::Info, NS, "t", "m", &[], &[("obj", V::Json(nested.to_owned()))]);
+        let line = json(&buf, &Redactor::default());
+        assert!(line.contains(&format!(",\"obj\":{nested},")), "{line}");
+        assert_eq!(parse(&line)["obj"]["a"][2]["b"], serde_json::Value::Null);
+        let buf = record(Level::Info, NS, "t", "m", &[], &[("empty", V::Json(" ".to_owned()))]);
+        assert_eq!(parse(&json(&buf, &Redactor::default()))["empty"], serde_json::Value::Null);
+    }
+
+    #[test]
+    fn nested_json_with_raw_whitespace_or_hostile_chars_stays_one_valid_line() {
+        let nested = "{\n\t\"a\": \"x\u{2028}y\u{202e}z\",\r\n\"b\": [1,\n2]\n}";
+        let buf = record(Level::Info, NS, "t", "m", &[], &[("obj", V::Json(nested.to_owned()))]);
+        let line = json(&buf, &Redactor::default());
+        let v = parse(&line);
+        assert_eq!(v["obj"]["a"], "x\u{2028}y\u{202e}z");
+        assert_eq!(v["obj"]["b"], serde_json::json!([1, 2]));
+        assert!(!line.contains('\u{2028}') && !line.contains('\u{202e}'));
+    }
+
+    #[test]
+    fn hostile_strings_round_trip_exactly_and_stay_on_one_line() {
+        let all_c0: String = (0u8..0x20).map(char::from).collect();
+        let cases = [
+            all_c0.as_str(),
+            "\"quoted\" and \\back\\slashes\\",
+            "\\u0000 is not an escape here",
+            "line\u{2028}sep\u{2029}para",
+            "bidi \u{202e}evil\u{202c} \u{2066}iso\u{2069} \u{200e}\u{200f} \u{061c}",
+            "c1 \u{80} \u{85} \u{9b}[31m \u{9f} del \u{7f}",
+            "emoji 🦀👨‍👩‍👧 and accents é ß © ° ∀ — ’",
+            "ANSI \u{1b}[2J\u{1b}[31mred\u{1b}[0m",
+            "",
+        ];
+        for s in cases {
+            let (line, v) = one_string_field(s);
+            assert_eq!(v["s"], s, "field round-trips: {line:?}");
+            assert_eq!(v["event"], s, "message round-trips: {line:?}");
+            assert!(!line.trim_end_matches('\n').contains(|c: char| c.is_control()), "raw control char: {line:?}");
+            for c in ['\u{2028}', '\u{2029}', '\u{202e}', '\u{2066}', '\u{200e}', '\u{061c}'] {
+                assert!(!line.contains(c), "raw {c:?} in {line:?}");
+            }
+        }
+    }
+
+    #[test]
+    fn every_char_that_needs_escaping_has_the_expected_escape() {
+        let mut out = Vec::new();
+        for (s, expected) in [
+            ("\"", r#""\"""#),
+            ("\\", r#""\\""#),
+            ("\n\r\t\u{8}\u{c}", r#""\n\r\t\b\f""#),
+            ("\u{0}\u{1f}\u{7f}", r#""\u0000\u001f\u007f""#),
+            ("\u{1b}[0m", r#""\u001b[0m""#),
+            ("a\u{2028}b\u{2029}c", r#""a\u2028b\u2029c""#),
+            (
+                "\u{200e}\u{200f}\u{202a}\u{202b}\u{202c}\u{202d}\u{202e}",
+                r#""\u200e\u200f\u202a\u202b\u202c\u202d\u202e""#,
+            ),
+            ("\u{2066}\u{2067}\u{2068}\u{2069}\u{061c}", r#""\u2066\u2067\u2068\u2069\u061c""#),
+            ("\u{80}\u{9f}", r#""\u0080\u009f""#),
+            // Neighbours of the escaped characters pass through.
+            (
+                "\u{a0}\u{a9}\u{2027}\u{202f}\u{2065}\u{206a}\u{200d}\u{2010}\u{061b}",
+                "\"\u{a0}\u{a9}\u{2027}\u{202f}\u{2065}\u{206a}\u{200d}\u{2010}\u{061b}\"",
+            ),
+            ("plain ascii / é 🦀", "\"plain ascii / é 🦀\""),
+        ] {
+            out.clear();
+            write_str(&mut out, s);
+            assert_eq!(String::from_utf8_lossy(&out), expected, "escaping {s:?}");
+        }
+    }
+
+    #[test]
+    fn every_char_of_the_bmp_edges_round_trips() {
+        // Every code point from U+0000 to U+2FFF plus a sample of astral ones, in one
+        // string: whatever is or is not escaped, serde_json must read back the same text.
+        let s: String = (0u32..0x3000).chain(0x1F600..0x1F650).filter_map(char::from_u32).collect();
+        let (line, v) = one_string_field(&s);
+        assert_eq!(v["s"].as_str(), Some(s.as_str()));
+        assert!(!line.trim_end_matches('\n').contains(['\n', '\r', '\u{2028}', '\u{2029}']));
+    }
+
+    #[test]
+    fn a_one_mebibyte_string_round_trips() {
+        let chunk = "abc\"\\\n\u{1b}é\u{2028}🦀 ";
+        let s: String = chunk.repeat((1 << 20) / chunk.len() + 1);
+        let (line, v) = one_string_field(&s);
+        assert!(s.len() > 1 << 20);
+        assert_eq!(v["s"].as_str(), Some(s.as_str()));
+        assert_eq!(line.matches('\n').count(), 1);
+    }
+
+    #[test]
+    fn keys_are_escaped_too() {
+        let buf = record(Level::Info, NS, "ta\"rget\n", "m", &[("c\"tx\n", V::U64(1))], &[("k\u{202e}\"", V::U64(2))]);
+        let line = json(&buf, &Redactor::default());
+        let v = parse(&line);
+        assert_eq!(v["c\"tx\n"], 1);
+        assert_eq!(v["k\u{202e}\""], 2);
+        assert_eq!(v["target"], "ta\"rget\n");
+    }
+
+    #[test]
+    fn redacted_keys_are_masked_whatever_their_type_in_context_and_fields() {
+        let redact = Redactor::new(["password", "token", "api_key"]);
+        let buf = record(
+            Level::Info,
+            NS,
+            "t",
+            "login",
+            &[("Token", V::s("abc")), ("user", V::s("u1"))],
+            &[
+                ("password", V::s("hunter2")),
+                ("API_KEY", V::U64(987_654)),
+                ("token", V::Json(r#"{"a":1}"#.to_owned())),
+                ("password", V::F64(f64::NAN)),
+                ("ok", V::Bool(true)),
+            ],
+        );
+        let line = json(&buf, &redact);
+        assert!(!line.contains("hunter2") && !line.contains("987654") && !line.contains("abc"), "{line}");
+        assert_eq!(line.matches(r#""***""#).count(), 5, "{line}");
+        let v = parse(&line);
+        assert_eq!(v["Token"], "***");
+        assert_eq!(v["API_KEY"], "***");
+        assert_eq!(v["user"], "u1");
+        assert_eq!(v["ok"], true);
+    }
+
+    #[test]
+    fn several_records_render_as_several_lines_and_reuse_the_timestamp_cache() {
+        let mut buf = record(Level::Info, NS, "t", "one", &[], &[]);
+        buf.extend(record(Level::Error, NS + 1_000, "t", "two", &[], &[]));
+        buf.extend(record(Level::Debug, NS + 1_000_000_000, "t", "three", &[], &[]));
+        let out = json(&buf, &Redactor::default());
+        let lines: Vec<_> = out.split_inclusive('\n').collect();
+        assert_eq!(lines.len(), 3);
+        let ts: Vec<_> = lines.iter().map(|l| parse(l)["timestamp"].as_str().map(str::to_owned)).collect();
+        assert_eq!(
+            ts,
+            [
+                Some("2026-11-24T07:02:51.123456Z".to_owned()),
+                Some("2026-11-24T07:02:51.123457Z".to_owned()),
+                Some("2026-11-24T07:02:52.123456Z".to_owned())
+            ]
+        );
+    }
+}

@@ -1,0 +1,4 @@
+//! Where rendered records go: the JSONL file and the console.
+
+pub(crate) mod console;
+pub(crate) mod file;

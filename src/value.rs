@@ -1,0 +1,287 @@
+//! Field values: how a Rust value is copied into a record.
+//!
+//! A call site does not render JSON; it hands each value to a [`ValueEncoder`], which
+//! appends a tag and the raw bytes. `%v` formats with `Display` and `?v` with `Debug`
+//! straight into the record buffer (no intermediate `String`).
+
+use std::borrow::Cow;
+use std::fmt;
+use std::rc::Rc;
+use std::sync::Arc;
+
+use crate::record::encode::{tag, VecWriter};
+use crate::record::Tag;
+
+/// A value that can be a field of a record.
+///
+/// Implemented for the integer and float types, `bool`, `char`, `str`, `String`,
+/// `Cow<str>`, `Option<T>` (`None` is `null`), references and smart pointers, and for
+/// [`DisplayValue`] / [`DebugValue`] (what `%v` and `?v` produce). Implement it for
+/// your own types to choose their representation.
+pub trait Value {
+    /// Writes `self` into the record.
+    fn encode(&self, out: &mut ValueEncoder<'_>);
+}
+
+/// Receives exactly one value per [`Value::encode`] call.
+pub struct ValueEncoder<'a> {
+    buf: &'a mut Vec<u8>,
+}
+
+impl<'a> ValueEncoder<'a> {
+    #[inline]
+    pub(crate) fn new(buf: &'a mut Vec<u8>) -> ValueEncoder<'a> {
+        ValueEncoder { buf }
+    }
+
+    /// An unsigned integer (a JSON number, exact).
+    #[inline]
+    pub fn u64(&mut self, v: u64) {
+        tag(self.buf, Tag::U64);
+        self.buf.extend_from_slice(&v.to_ne_bytes());
+    }
+
+    /// A signed integer (a JSON number, exact).
+    #[inline]
+    pub fn i64(&mut self, v: i64) {
+        tag(self.buf, Tag::I64);
+        self.buf.extend_from_slice(&v.to_ne_bytes());
+    }
+
+    /// A 128-bit unsigned integer (a JSON number, exact).
+    #[inline]
+    pub fn u128(&mut self, v: u128) {
+        tag(self.buf, Tag::U128);
+        self.buf.extend_from_slice(&v.to_ne_bytes());
+    }
+
+    /// A 128-bit signed integer (a JSON number, exact).
+    #[inline]
+    pub fn i128(&mut self, v: i128) {
+        tag(self.buf, Tag::I128);
+        self.buf.extend_from_slice(&v.to_ne_bytes());
+    }
+
+    /// A float (a JSON number; NaN and infinities are written as strings).
+    #[inline]
+    pub fn f64(&mut self, v: f64) {
+        tag(self.buf, Tag::F64);
+        self.buf.extend_from_slice(&v.to_bits().to_ne_bytes());
+    }
+
+    /// A boolean.
+    #[inline]
+    pub fn bool(&mut self, v: bool) {
+        tag(self.buf, if v { Tag::True } else { Tag::False });
+    }
+
+    /// `null`.
+    #[inline]
+    pub fn null(&mut self) {
+        tag(self.buf, Tag::Null);
+    }
+
+    /// A string (escaped when rendered).
+    #[inline]
+    pub fn str(&mut self, v: &str) {
+        tag(self.buf, Tag::Str);
+        self.buf.extend_from_slice(&(v.len() as u32).to_ne_bytes());
+        self.buf.extend_from_slice(v.as_bytes());
+    }
+
+    /// A string produced by formatting, written straight into the record.
+    #[inline]
+    pub fn fmt(&mut self, args: fmt::Arguments<'_>) {
+        if let Some(s) = args.as_str() {
+            return self.str(s);
+        }
+        self.with_writer(|w| fmt::write(w, args));
+    }
+
+    /// A value's `Display` output, as a string.
+    #[inline]
+    pub fn display(&mut self, v: &dyn fmt::Display) {
+        self.with_writer(|w| fmt::write(w, format_args!("{v}")));
+    }
+
+    /// A value's `Debug` output, as a string.
+    #[inline]
+    pub fn debug(&mut self, v: &dyn fmt::Debug) {
+        self.with_writer(|w| fmt::write(w, format_args!("{v:?}")));
+    }
+
+    /// Already-rendered JSON (a nested value). The caller guarantees it is one valid
+    /// JSON value.
+    #[allow(dead_code)]
+    pub(crate) fn json(&mut self, v: &str) {
+        tag(self.buf, Tag::Json);
+        self.buf.extend_from_slice(&(v.len() as u32).to_ne_bytes());
+        self.buf.extend_from_slice(v.as_bytes());
+    }
+
+    #[inline]
+    fn with_writer(&mut self, f: impl FnOnce(&mut VecWriter<'_>) -> fmt::Result) {
+        tag(self.buf, Tag::Str);
+        let at = self.buf.len();
+        self.buf.extend_from_slice(&[0; 4]);
+        // A formatting error from a user's impl leaves what it wrote so far.
+        let _ = f(&mut VecWriter(self.buf));
+        let n = (self.buf.len() - at - 4) as u32;
+        self.buf[at..at + 4].copy_from_slice(&n.to_ne_bytes());
+    }
+}
+
+macro_rules! unsigned {
+    ($($t:ty),*) => {$(
+        impl Value for $t {
+            #[inline]
+            fn encode(&self, out: &mut ValueEncoder<'_>) { out.u64(*self as u64) }
+        }
+    )*};
+}
+macro_rules! signed {
+    ($($t:ty),*) => {$(
+        impl Value for $t {
+            #[inline]
+            fn encode(&self, out: &mut ValueEncoder<'_>) { out.i64(*self as i64) }
+        }
+    )*};
+}
+unsigned!(u8, u16, u32, u64, usize);
+signed!(i8, i16, i32, i64, isize);
+
+impl Value for u128 {
+    #[inline]
+    fn encode(&self, out: &mut ValueEncoder<'_>) {
+        out.u128(*self)
+    }
+}
+impl Value for i128 {
+    #[inline]
+    fn encode(&self, out: &mut ValueEncoder<'_>) {
+        out.i128(*self)
+    }
+}
+impl Value for f64 {
+    #[inline]
+    fn encode(&self, out: &mut ValueEncoder<'_>) {
+        out.f64(*self)
+    }
+}
+impl Value for f32 {
+    #[inline]
+    fn encode(&self, out: &mut ValueEncoder<'_>) {
+        // Through the shortest decimal form, so 0.1f32 renders as 0.1, not 0.10000000149.
+        let mut b = ryu::Buffer::new();
+        out.f64(if self.is_finite() { b.format_finite(*self).parse().unwrap_or(*self as f64) } else { *self as f64 })
+    }
+}
+impl Value for bool {
+    #[inline]
+    fn encode(&self, out: &mut ValueEncoder<'_>) {
+        out.bool(*self)
+    }
+}
+impl Value for char {
+    #[inline]
+    fn encode(&self, out: &mut ValueEncoder<'_>) {
+        out.str(self.encode_utf8(&mut [0; 4]))
+    }
+}
+impl Value for str {
+    #[inline]
+    fn encode(&self, out: &mut ValueEncoder<'_>) {
+        out.str(self)
+    }
+}
+impl Value for String {
+    #[inline]
+    fn encode(&self, out: &mut ValueEncoder<'_>) {
+        out.str(self)
+    }
+}
+impl Value for Cow<'_, str> {
+    #[inline]
+    fn encode(&self, out: &mut ValueEncoder<'_>) {
+        out.str(self)
+    }
+}
+impl Value for fmt::Arguments<'_> {
+    #[inline]
+    fn encode(&self, out: &mut ValueEncoder<'_>) {
+        out.fmt(*self)
+    }
+}
+impl<T: Value> Value for Option<T> {
+    #[inline]
+    fn encode(&self, out: &mut ValueEncoder<'_>) {
+        match self {
+            Some(v) => v.encode(out),
+            None => out.null(),
+        }
+    }
+}
+impl<T: Value + ?Sized> Value for &T {
+    #[inline]
+    fn encode(&self, out: &mut ValueEncoder<'_>) {
+        (**self).encode(out)
+    }
+}
+impl<T: Value + ?Sized> Value for &mut T {
+    #[inline]
+    fn encode(&self, out: &mut ValueEncoder<'_>) {
+        (**self).encode(out)
+    }
+}
+impl<T: Value + ?Sized> Value for Box<T> {
+    #[inline]
+    fn encode(&self, out: &mut ValueEncoder<'_>) {
+        (**self).encode(out)
+    }
+}
+impl<T: Value + ?Sized> Value for Arc<T> {
+    #[inline]
+    fn encode(&self, out: &mut ValueEncoder<'_>) {
+        (**self).encode(out)
+    }
+}
+impl<T: Value + ?Sized> Value for Rc<T> {
+    #[inline]
+    fn encode(&self, out: &mut ValueEncoder<'_>) {
+        (**self).encode(out)
+    }
+}
+
+/// A value logged with its `Display` impl (`k = %v`).
+#[derive(Clone, Copy)]
+pub struct DisplayValue<'a, T: ?Sized>(pub &'a T);
+
+/// A value logged with its `Debug` impl (`k = ?v`).
+#[derive(Clone, Copy)]
+pub struct DebugValue<'a, T: ?Sized>(pub &'a T);
+
+impl<T: fmt::Display + ?Sized> Value for DisplayValue<'_, T> {
+    #[inline]
+    fn encode(&self, out: &mut ValueEncoder<'_>) {
+        out.with_writer(|w| fmt::write(w, format_args!("{}", self.0)));
+    }
+}
+
+impl<T: fmt::Debug + ?Sized> Value for DebugValue<'_, T> {
+    #[inline]
+    fn encode(&self, out: &mut ValueEncoder<'_>) {
+        out.with_writer(|w| fmt::write(w, format_args!("{:?}", self.0)));
+    }
+}
+
+/// Wraps a value so it is logged with `Display` (what `%v` expands to).
+#[inline]
+pub fn display<T: fmt::Display + ?Sized>(v: &T) -> DisplayValue<'_, T> {
+    DisplayValue(v)
+}
+
+/// Wraps a value so it is logged with `Debug` (what `?v` expands to).
+#[inline]
+pub fn debug<T: fmt::Debug + ?Sized>(v: &T) -> DebugValue<'_, T> {
+    DebugValue(v)
+}

@@ -1,0 +1,401 @@
+//! The writer thread: collect batches, render them, write the sinks, report.
+//!
+//! One loop of named steps (after Quill's backend):
+//! 1. **collect**: drain the ring; every tick (or when a flush is asked for) steal
+//!    partly filled buffers from the producers' slots;
+//! 2. **process**: render each record as a JSON line for the file (and the `prod`
+//!    console) or a pretty line for the `dev` console, then write each sink once;
+//! 3. **report**: drops and lost records become `logkit.dropped` / `logkit.lost`
+//!    records in the log itself;
+//! 4. **sync**: fsync per the `LOG_FSYNC` policy; answer flush requests;
+//! 5. **wait**: when there was nothing to do, park for a bounded time. Producers do
+//!    not wake the writer per record, so an idle writer costs a few wake-ups a second
+//!    and a busy one never makes a producer enter the kernel.
+
+use std::sync::atomic::{AtomicU64, Ordering};
+use std::sync::{Arc, Condvar, Mutex};
+use std::time::{Duration, Instant};
+
+use crate::callsite::Callsite;
+use crate::clock;
+use crate::config::{Console, Fsync, Profile};
+use crate::frontend::{Frontend, Slot, WriterEnds, BUFFER_CAPACITY};
+use crate::level::Level;
+use crate::record::{view, Encoder};
+use crate::render::time::TimestampCache;
+use crate::render::{json, pretty, Redactor};
+use crate::sink::console::{ConsoleSink, Stream};
+use crate::sink::file::FileSink;
+
+/// How often partly filled producer buffers are stolen while logging is active.
+const STEAL_INTERVAL: Duration = Duration::from_millis(1);
+/// Park time right after activity.
+const ACTIVE_WAIT: Duration = Duration::from_millis(1);
+/// Park time once idle for a while: bounds the idle CPU cost and how long a lone
+/// record waits to be written.
+const IDLE_WAIT: Duration = Duration::from_millis(20);
+/// Activity within this window keeps the short park time.
+const ACTIVE_WINDOW: Duration = Duration::from_millis(200);
+/// How long a flush waits for a producer that holds its slot lock.
+const FLUSH_SLOT_WAIT: Duration = Duration::from_millis(200);
+
+/// Flush requests and their completion.
+pub(crate) struct FlushState {
+    requested: AtomicU64,
+    done: Mutex<u64>,
+    cv: Condvar,
+}
+
+impl FlushState {
+    pub(crate) fn new() -> FlushState {
+        FlushState { requested: AtomicU64::new(0), done: Mutex::new(0), cv: Condvar::new() }
+    }
+
+    /// Asks for a flush and waits until the writer has written and synced everything
+    /// logged before the call, or `timeout` passed. Returns whether it completed.
+    pub(crate) fn request_and_wait(&self, frontend: &Frontend, timeout: Duration) -> bool {
+        let ticket = self.requested.fetch_add(1, Ordering::AcqRel) + 1;
+        frontend.wake_writer();
+        let deadline = Instant::now() + timeout;
+        let mut done = match self.done.lock() {
+            Ok(d) => d,
+            Err(p) => p.into_inner(),
+        };
+        while *done < ticket {
+            let now = Instant::now();
+            if now >= deadline {
+                return false;
+            }
+            done = match self.cv.wait_timeout(done, deadline - now) {
+                Ok((d, _)) => d,
+                Err(p) => p.into_inner().0,
+            };
+        }
+        true
+    }
+
+    fn complete(&self, ticket: u64) {
+        let mut done = match self.done.lock() {
+            Ok(d) => d,
+            Err(p) => p.into_inner(),
+        };
+        if ticket > *done {
+            *done = ticket;
+        }
+        self.cv.notify_all();
+    }
+}
+
+/// The writer's own reports use these call sites.
+static DROPPED_CS: Callsite = Callsite::new(Level::Warn, "logkit", file!(), line!(), &["dropped"]);
+static LOST_CS: Callsite = Callsite::new(Level::Warn, "logkit", file!(), line!(), &["lost"]);
+
+/// Everything the writer thread owns.
+pub(crate) struct Writer {
+    frontend: &'static Frontend,
+    flush: &'static FlushState,
+    ends: WriterEnds,
+    file: Option<FileSink>,
+    console: Option<ConsoleSink>,
+    pretty: bool,
+    fsync: Fsync,
+    redact: Redactor,
+    ts: TimestampCache,
+    /// Rendered JSON lines for the file (and the `prod` console).
+    file_out: Vec<u8>,
+    /// Rendered console lines (`dev`).
+    console_out: Vec<u8>,
+    file_records: u64,
+    batches: Vec<Vec<u8>>,
+    slots: Vec<Arc<Slot>>,
+    spare: Vec<Vec<u8>>,
+    scratch: Vec<u8>,
+    last_steal: Instant,
+    last_activity: Instant,
+    unsynced_since: Option<Instant>,
+}
+
+pub(crate) struct WriterConfig {
+    pub(crate) file: Option<FileSink>,
+    pub(crate) console: Console,
+    pub(crate) color: Option<bool>,
+    pub(crate) profile: Profile,
+    pub(crate) fsync: Fsync,
+    pub(crate) redact: Redactor,
+}
+
+impl Writer {
+    pub(crate) fn new(
+        frontend: &'static Frontend,
+        flush: &'static FlushState,
+        ends: WriterEnds,
+        cfg: WriterConfig,
+    ) -> Writer {
+        let console = match cfg.console {
+            Console::Off => None,
+            Console::Stderr => Some(Stream::Stderr),
+            Console::Stdout => Some(Stream::Stdout),
+        }
+        .map(|s| ConsoleSink::new(s, cfg.color.unwrap_or_else(|| ConsoleSink::color_default(s))));
+        let now = Instant::now();
+        Writer {
+            frontend,
+            flush,
+            ends,
+            file: cfg.file,
+            console,
+            pretty: cfg.profile == Profile::Dev,
+            fsync: cfg.fsync,
+            redact: cfg.redact,
+            ts: TimestampCache::default(),
+            file_out: Vec::with_capacity(1 << 20),
+            console_out: Vec::with_capacity(1 << 16),
+            file_records: 0,
+            batches: Vec::new(),
+            slots: Vec::new(),
+            spare: Vec::new(),
+            scratch: Vec::with_capacity(256),
+            last_steal: now,
+            last_activity: now,
+            unsynced_since: None,
+        }
+    }
+
+    /// The thread's body. Runs for the life of the process.
+    pub(crate) fn run(mut self) {
+        loop {
+            // A panic in a sink or renderer must not kill the writer: producers in
+            // block mode would wait forever. Report it and go on.
+            let r = std::panic::catch_unwind(std::panic::AssertUnwindSafe(|| self.step()));
+            match r {
+                Ok(true) => {}
+                Ok(false) => self.wait(),
+                Err(_) => {
+                    eprintln!("logkit: internal error in the writer thread; continuing");
+                    self.batches.clear();
+                    self.file_out.clear();
+                    self.console_out.clear();
+                }
+            }
+        }
+    }
+
+    /// One pass of the loop. Returns whether there was anything to do.
+    fn step(&mut self) -> bool {
+        let flush_ticket = self.flush.requested.load(Ordering::Acquire);
+        let flushing = flush_ticket > self.flush_done();
+        let now = Instant::now();
+        let steal = flushing || now.duration_since(self.last_steal) >= STEAL_INTERVAL;
+        self.collect(steal, flushing);
+        if steal {
+            self.last_steal = now;
+        }
+        let busy = !self.batches.is_empty();
+        if busy {
+            self.process();
+            self.last_activity = now;
+        }
+        self.report();
+        self.write_out();
+        self.sync(flushing);
+        if flushing {
+            self.flush.complete(flush_ticket);
+        }
+        busy
+    }
+
+    fn flush_done(&self) -> u64 {
+        match self.flush.done.lock() {
+            Ok(d) => *d,
+            Err(p) => *p.into_inner(),
+        }
+    }
+
+    /// Step 1: drain the ring, and steal from slots when `steal`.
+    fn collect(&mut self, steal: bool, flushing: bool) {
+        self.drain_ring();
+        if !steal {
+            return;
+        }
+        self.frontend.slots(&mut self.slots);
+        for i in 0..self.slots.len() {
+            let slot = self.slots[i].clone();
+            if !flushing && !slot.is_dirty() {
+                continue;
+            }
+            let guard = if flushing { self.lock_for_flush(&slot) } else { slot.try_lock() };
+            let Some(mut guard) = guard else { continue };
+            // Anything this thread handed to the ring before we took its lock must be
+            // written before what is still in its buffer.
+            self.drain_ring();
+            let inner = guard.inner();
+            if !inner.buf.is_empty() {
+                let fresh = self.spare.pop().unwrap_or_else(|| Vec::with_capacity(BUFFER_CAPACITY));
+                let full = std::mem::replace(&mut inner.buf, fresh);
+                inner.records = 0;
+                self.batches.push(full);
+            }
+            guard.clear_dirty();
+        }
+        self.slots.clear();
+    }
+
+    fn drain_ring(&mut self) {
+        while let Ok(b) = self.ends.ring_rx.try_recv() {
+            self.batches.push(b);
+        }
+    }
+
+    /// Waits (bounded) for a producer to release its slot, draining the ring
+    /// meanwhile so that a producer blocked on a full ring can finish.
+    fn lock_for_flush<'s>(&mut self, slot: &'s Slot) -> Option<crate::frontend::SlotGuard<'s>> {
+        let deadline = Instant::now() + FLUSH_SLOT_WAIT;
+        loop {
+            if let Some(g) = slot.try_lock() {
+                return Some(g);
+            }
+            self.drain_ring();
+            if Instant::now() >= deadline {
+                return None;
+            }
+            std::thread::yield_now();
+        }
+    }
+
+    /// Step 2: render every collected record.
+    fn process(&mut self) {
+        let mut batches = std::mem::take(&mut self.batches);
+        for buf in batches.drain(..) {
+            for rec in view::records(&buf) {
+                self.render(&rec);
+            }
+            self.recycle(buf);
+        }
+        self.batches = batches;
+    }
+
+    fn render(&mut self, rec: &view::RecordView<'_>) {
+        let want_json = self.file.is_some() || (self.console.is_some() && !self.pretty);
+        if want_json {
+            let start = self.file_out.len();
+            json::write_record(&mut self.file_out, rec, &self.redact, &mut self.ts);
+            if self.file.is_some() {
+                self.file_records += 1;
+            }
+            if let (Some(_), false) = (&self.console, self.pretty) {
+                self.console_out.extend_from_slice(&self.file_out[start..]);
+            }
+            if self.file.is_none() {
+                self.file_out.truncate(start);
+            }
+        }
+        if self.console.is_some() && self.pretty {
+            pretty::write_record(
+                &mut self.console_out,
+                rec,
+                &self.redact,
+                self.console.as_ref().is_some_and(ConsoleSink::color),
+                &mut self.ts,
+            );
+        }
+    }
+
+    fn recycle(&mut self, mut buf: Vec<u8>) {
+        buf.clear();
+        if buf.capacity() > 4 * BUFFER_CAPACITY {
+            buf = Vec::with_capacity(BUFFER_CAPACITY);
+        }
+        if self.spare.len() < 4 {
+            self.spare.push(buf);
+        } else {
+            let _ = self.ends.free_tx.try_send(buf);
+        }
+    }
+
+    /// Step 3: turn drop and loss counters into records.
+    fn report(&mut self) {
+        let dropped = self.frontend.dropped.swap(0, Ordering::Relaxed);
+        if dropped > 0 {
+            self.internal_record(&DROPPED_CS, dropped, "logkit.dropped");
+        }
+        let mut lost = self.frontend.orphaned.swap(0, Ordering::Relaxed);
+        if let Some(f) = &mut self.file {
+            if f.is_healthy() {
+                lost += f.take_lost();
+            }
+        }
+        if lost > 0 {
+            self.internal_record(&LOST_CS, lost, "logkit.lost");
+        }
+    }
+
+    fn internal_record(&mut self, cs: &'static Callsite, n: u64, event: &str) {
+        let mut scratch = std::mem::take(&mut self.scratch);
+        scratch.clear();
+        let mut enc = Encoder::begin(&mut scratch, Level::Warn, crate::record::HAS_MESSAGE, Some(cs), clock::now_ns());
+        enc.raw_str(event);
+        enc.context(&[]);
+        enc.values().u64(n);
+        enc.finish();
+        if let Some((rec, _)) = view::next_record(&scratch) {
+            self.render(&rec);
+        }
+        self.scratch = scratch;
+    }
+
+    /// Writes what was rendered: each sink once per pass.
+    fn write_out(&mut self) {
+        if !self.file_out.is_empty() {
+            if let Some(f) = &mut self.file {
+                f.write(&self.file_out, self.file_records);
+                if self.unsynced_since.is_none() {
+                    self.unsynced_since = Some(Instant::now());
+                }
+            }
+            self.file_out.clear();
+            self.file_records = 0;
+            if self.file_out.capacity() > 8 << 20 {
+                self.file_out.shrink_to(1 << 20);
+            }
+        }
+        if !self.console_out.is_empty() {
+            if let Some(c) = &mut self.console {
+                c.write(&self.console_out);
+            }
+            self.console_out.clear();
+            if self.console_out.capacity() > 8 << 20 {
+                self.console_out.shrink_to(1 << 16);
+            }
+        }
+    }
+
+    /// Step 4: fsync per policy; always on flush.
+    fn sync(&mut self, flushing: bool) {
+        let Some(f) = &mut self.file else { return };
+        let due = match (self.fsync, self.unsynced_since) {
+            (_, _) if flushing => true,
+            (_, None) => false,
+            (Fsync::Always, Some(_)) => true,
+            (Fsync::Never, Some(_)) => false,
+            (Fsync::Interval(d), Some(t)) => t.elapsed() >= d,
+        };
+        if due {
+            let _ = f.sync();
+            self.unsynced_since = None;
+        }
+    }
+
+    /// Step 5: nothing to do; park for a bounded time (a flush or a full ring
+    /// unparks earlier).
+    fn wait(&mut self) {
+        if let Some(f) = &mut self.file {
+            f.retry();
+        }
+        let idle_for = self.last_activity.elapsed();
+        let mut wait = if idle_for < ACTIVE_WINDOW { ACTIVE_WAIT } else { IDLE_WAIT };
+        if let (Fsync::Interval(d), Some(t)) = (self.fsync, self.unsynced_since) {
+            wait = wait.min(d.saturating_sub(t.elapsed()));
+        }
+        std::thread::park_timeout(wait);
+    }
+}

@@ -1,0 +1,111 @@
+//! Shared test support: running a scenario in a child process (logkit is a process-wide
+//! singleton, so each configuration gets a fresh process) and reading `run.log`.
+#![allow(dead_code)]
+
+use std::path::{Path, PathBuf};
+use std::process::{Command, Output};
+
+/// Set in a child process to the name of the test it runs.
+pub const CHILD_VAR: &str = "LOGKIT_TEST_CHILD";
+
+/// True in the child process started by [`child`] for `name`.
+pub fn is_child(name: &str) -> bool {
+    std::env::var(CHILD_VAR).as_deref() == Ok(name)
+}
+
+/// Every `LOG_*` knob, removed from a child's environment before a test sets its own.
+pub const KNOBS: &[&str] = &[
+    "LOG_PROFILE",
+    "LOG_LEVEL",
+    "LOG_SAMPLE",
+    "LOG_FILE",
+    "LOG_ROTATE_MB",
+    "LOG_OTLP",
+    "LOG_REDACT",
+    "LOG_BUFFER",
+    "LOG_OVERFLOW",
+    "LOG_FSYNC",
+    "LOG_CONSOLE",
+    "LOG_FILE_MODE",
+    "TRACEPARENT",
+    "NO_COLOR",
+];
+
+/// A command that re-runs this test binary, running only the test `name`, in `dir`,
+/// with a clean `LOG_*` environment and the console off (set `LOG_CONSOLE` to see it).
+pub fn child(name: &str, dir: &Path) -> Command {
+    let exe = std::env::current_exe().expect("test binary path");
+    let mut c = Command::new(exe);
+    c.args([name, "--exact", "--nocapture", "--test-threads=1"]).current_dir(dir).env(CHILD_VAR, name);
+    for k in KNOBS {
+        c.env_remove(k);
+    }
+    c.env("LOG_CONSOLE", "off");
+    c
+}
+
+/// Runs a child to completion (takes `Command` or `&mut Command`).
+pub fn run<C: std::borrow::BorrowMut<Command>>(mut c: C) -> Output {
+    c.borrow_mut().output().expect("spawn child")
+}
+
+/// A fresh temporary directory.
+pub fn tempdir() -> tempfile::TempDir {
+    tempfile::tempdir().expect("tempdir")
+}
+
+/// Parses every line of a JSONL file; panics naming the line if one is not a JSON
+/// object, or if the file does not end with a newline.
+pub fn read_jsonl(path: &Path) -> Vec<serde_json::Value> {
+    let text = std::fs::read_to_string(path).unwrap_or_else(|e| panic!("read {}: {e}", path.display()));
+    parse_jsonl(&text)
+}
+
+/// Parses JSONL text (see [`read_jsonl`]).
+pub fn parse_jsonl(text: &str) -> Vec<serde_json::Value> {
+    if text.is_empty() {
+        return Vec::new();
+    }
+    assert!(text.ends_with('\n'), "log does not end with a newline: ...{:?}", &text[text.len().saturating_sub(80)..]);
+    text.lines()
+        .enumerate()
+        .map(|(i, l)| {
+            let v: serde_json::Value =
+                serde_json::from_str(l).unwrap_or_else(|e| panic!("line {} is not JSON ({e}): {l:?}", i + 1));
+            assert!(v.is_object(), "line {} is not an object: {l}", i + 1);
+            v
+        })
+        .collect()
+}
+
+/// `run.log` and its rotated backups in `dir`, oldest first (`run.log.5` … `run.log`).
+pub fn log_chain(dir: &Path, name: &str) -> Vec<PathBuf> {
+    let mut files = Vec::new();
+    for i in (1..=64).rev() {
+        let p = dir.join(format!("{name}.{i}"));
+        if p.exists() {
+            files.push(p);
+        }
+    }
+    let p = dir.join(name);
+    if p.exists() {
+        files.push(p);
+    }
+    files
+}
+
+/// The records with `"event" == event`.
+pub fn events<'a>(recs: &'a [serde_json::Value], event: &str) -> Vec<&'a serde_json::Value> {
+    recs.iter().filter(|r| r["event"] == event).collect()
+}
+
+/// Asserts a child exited successfully, showing its output otherwise.
+pub fn assert_success(out: &Output) {
+    assert!(
+        out.status.success(),
+        "child failed: {:?}\n--- stdout\n{}\n--- stderr\n{}",
+        out.status,
+        String::from_utf8_lossy(&out.stdout),
+        String::from_utf8_lossy(&out.stderr)
+    );
+}

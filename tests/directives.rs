@@ -1,0 +1,269 @@
+//! `LOG_LEVEL` directives (`info,noisy=warn,app::db=debug`) and `set_level` at run time.
+mod common;
+
+use std::collections::BTreeSet;
+
+use serde_json::Value as J;
+
+/// Runs `name` as a child with `LOG_LEVEL=level` and returns its run.log records.
+fn records_of(name: &str, level: Option<&str>) -> Vec<J> {
+    let dir = common::tempdir();
+    let mut c = common::child(name, dir.path());
+    if let Some(l) = level {
+        c.env("LOG_LEVEL", l);
+    }
+    let out = common::run(c);
+    common::assert_success(&out);
+    let path = dir.path().join("run.log");
+    if path.exists() {
+        common::read_jsonl(&path)
+    } else {
+        Vec::new()
+    }
+}
+
+fn event_set(recs: &[J]) -> BTreeSet<String> {
+    recs.iter().map(|r| r["event"].as_str().expect("event").to_owned()).collect()
+}
+
+fn set(items: &[&str]) -> BTreeSet<String> {
+    items.iter().map(|s| (*s).to_owned()).collect()
+}
+
+/// Logs one record per level at `target`, with event `<target>/<level>`.
+macro_rules! all_levels {
+    ($target:literal) => {
+        logkit::trace!(target: $target, "{}/trace", $target);
+        logkit::debug!(target: $target, "{}/debug", $target);
+        logkit::info!(target: $target, "{}/info", $target);
+        logkit::warn!(target: $target, "{}/warn", $target);
+        logkit::error!(target: $target, "{}/error", $target);
+    };
+}
+
+mod app {
+    pub fn log() {
+        logkit::info!("app info");
+        logkit::debug!("app debug");
+    }
+    pub mod db {
+        pub fn log() {
+            logkit::debug!("db debug");
+            logkit::trace!("db trace");
+        }
+        pub mod pool {
+            pub fn log() {
+                logkit::debug!("pool debug");
+            }
+        }
+    }
+}
+
+#[test]
+fn smoke() {
+    if common::is_child("smoke") {
+        logkit::info!(target: "app", "app info");
+        logkit::info!(target: "other", "other info");
+        logkit::warn!(target: "other", "other warn");
+        return;
+    }
+    let recs = records_of("smoke", Some("warn,app=info"));
+    assert_eq!(event_set(&recs), set(&["app info", "other warn"]));
+}
+
+#[test]
+fn each_target_gets_its_most_specific_directive() {
+    const NAME: &str = "each_target_gets_its_most_specific_directive";
+    if common::is_child(NAME) {
+        all_levels!("other");
+        all_levels!("noisy");
+        all_levels!("noisy::sub");
+        all_levels!("noisyx");
+        all_levels!("app");
+        all_levels!("app::db");
+        all_levels!("app::db::pool");
+        all_levels!("app::dbx");
+        return;
+    }
+    let recs = records_of(NAME, Some("info,noisy=warn,app::db=debug"));
+    let want = set(&[
+        "other/info",
+        "other/warn",
+        "other/error",
+        "noisy/warn",
+        "noisy/error",
+        "noisy::sub/warn",
+        "noisy::sub/error",
+        // `noisyx` is not `noisy` or below it: the default floor applies.
+        "noisyx/info",
+        "noisyx/warn",
+        "noisyx/error",
+        "app/info",
+        "app/warn",
+        "app/error",
+        "app::db/debug",
+        "app::db/info",
+        "app::db/warn",
+        "app::db/error",
+        "app::db::pool/debug",
+        "app::db::pool/info",
+        "app::db::pool/warn",
+        "app::db::pool/error",
+        "app::dbx/info",
+        "app::dbx/warn",
+        "app::dbx/error",
+    ]);
+    assert_eq!(event_set(&recs), want);
+    // Each record carries its target.
+    for r in &recs {
+        let ev = r["event"].as_str().expect("event");
+        assert_eq!(r["target"].as_str(), ev.split('/').next(), "{r}");
+    }
+}
+
+#[test]
+fn most_specific_wins_whatever_the_order_of_directives() {
+    const NAME: &str = "most_specific_wins_whatever_the_order_of_directives";
+    if common::is_child(NAME) {
+        all_levels!("app::db");
+        all_levels!("app::web");
+        all_levels!("other");
+        return;
+    }
+    let recs = records_of(NAME, Some("app::db=trace,app=error,warn"));
+    let want = set(&[
+        "app::db/trace",
+        "app::db/debug",
+        "app::db/info",
+        "app::db/warn",
+        "app::db/error",
+        "app::web/error",
+        "other/warn",
+        "other/error",
+    ]);
+    assert_eq!(event_set(&recs), want);
+}
+
+#[test]
+fn module_paths_match_directives() {
+    const NAME: &str = "module_paths_match_directives";
+    if common::is_child(NAME) {
+        app::log();
+        app::db::log();
+        app::db::pool::log();
+        return;
+    }
+    let recs = records_of(NAME, Some("warn,directives::app=info,directives::app::db=debug"));
+    assert_eq!(event_set(&recs), set(&["app info", "db debug", "pool debug"]));
+    let target_of = |ev: &str| common::events(&recs, ev)[0]["target"].clone();
+    assert_eq!(target_of("app info"), "directives::app");
+    assert_eq!(target_of("db debug"), "directives::app::db");
+    assert_eq!(target_of("pool debug"), "directives::app::db::pool");
+}
+
+#[test]
+fn a_level_alone_sets_the_floor_for_every_target() {
+    const NAME: &str = "a_level_alone_sets_the_floor_for_every_target";
+    if common::is_child(NAME) {
+        all_levels!("a");
+        all_levels!("b::c");
+        return;
+    }
+    let recs = records_of(NAME, Some("ERROR"));
+    assert_eq!(event_set(&recs), set(&["a/error", "b::c/error"]));
+    let recs = records_of(NAME, Some("warning"));
+    assert_eq!(event_set(&recs), set(&["a/warn", "a/error", "b::c/warn", "b::c/error"]));
+}
+
+#[test]
+fn a_target_can_be_turned_off() {
+    const NAME: &str = "a_target_can_be_turned_off";
+    if common::is_child(NAME) {
+        all_levels!("chatty");
+        all_levels!("chatty::inner");
+        all_levels!("calm");
+        return;
+    }
+    let recs = records_of(NAME, Some("info,chatty=off"));
+    assert_eq!(event_set(&recs), set(&["calm/info", "calm/warn", "calm/error"]));
+}
+
+#[test]
+fn set_level_changes_the_filter_at_once_on_another_thread() {
+    const NAME: &str = "set_level_changes_the_filter_at_once_on_another_thread";
+    if common::is_child(NAME) {
+        use std::sync::mpsc;
+        let (go_tx, go_rx) = mpsc::channel::<u32>();
+        let (done_tx, done_rx) = mpsc::channel::<()>();
+        let worker = std::thread::spawn(move || {
+            // The same call sites log in every phase: their cached decisions must follow
+            // each set_level.
+            for phase in go_rx {
+                logkit::info!(phase, "tick");
+                logkit::warn!(phase, "tock");
+                logkit::trace!(target: "x", phase, "x trace");
+                logkit::trace!(target: "y", phase, "y trace");
+                done_tx.send(()).expect("main waits");
+            }
+        });
+        let step = |phase: u32| {
+            go_tx.send(phase).expect("worker runs");
+            done_rx.recv().expect("worker answers");
+        };
+        step(1); // the dev default: DEBUG floor
+        logkit::set_level("warn").expect("valid");
+        step(2);
+        logkit::set_level("info,x=trace").expect("valid");
+        step(3);
+        logkit::set_level("debug").expect("valid");
+        step(4); // a bare level drops the per-target directives
+        drop(go_tx);
+        worker.join().expect("worker");
+        return;
+    }
+    let recs = records_of(NAME, None);
+    let got: BTreeSet<(u64, String)> = recs
+        .iter()
+        .map(|r| (r["phase"].as_u64().expect("phase"), r["event"].as_str().expect("ev").to_owned()))
+        .collect();
+    let want: BTreeSet<(u64, String)> =
+        [(1, "tick"), (1, "tock"), (2, "tock"), (3, "tick"), (3, "tock"), (3, "x trace"), (4, "tick"), (4, "tock")]
+            .into_iter()
+            .map(|(p, e)| (p, e.to_owned()))
+            .collect();
+    assert_eq!(got, want);
+}
+
+#[test]
+fn set_level_with_only_target_directives_keeps_the_floor() {
+    const NAME: &str = "set_level_with_only_target_directives_keeps_the_floor";
+    if common::is_child(NAME) {
+        logkit::set_level("warn").expect("valid");
+        logkit::set_level("x=trace").expect("valid");
+        all_levels!("x");
+        all_levels!("other");
+        return;
+    }
+    let recs = records_of(NAME, None);
+    let want = set(&["x/trace", "x/debug", "x/info", "x/warn", "x/error", "other/warn", "other/error"]);
+    assert_eq!(event_set(&recs), want);
+}
+
+#[test]
+fn a_bad_set_level_is_an_error_and_keeps_the_old_filter() {
+    const NAME: &str = "a_bad_set_level_is_an_error_and_keeps_the_old_filter";
+    if common::is_child(NAME) {
+        logkit::set_level("warn,app=debug").expect("valid");
+        for bad in ["info,db=loud", "verbose", "=info", "a b=info"] {
+            let e = logkit::set_level(bad).expect_err(bad);
+            assert_eq!(e.kind(), logkit::ConfigErrorKind::Invalid, "{e}");
+            assert!(e.to_string().contains(bad), "error does not show {bad:?}: {e}");
+        }
+        all_levels!("app");
+        all_levels!("other");
+        return;
+    }
+    let recs = records_of(NAME, None);
+    let want = set(&["app/debug", "app/info", "app/warn", "app/error", "other/warn", "other/error"]);
+    assert_eq!(event_set(&recs), want);
+}
