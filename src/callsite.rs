@@ -20,6 +20,9 @@ pub struct Callsite {
     /// Cached per-target filter decision: `(generation << 1) | enabled`, where
     /// generation is `filter::generation()` when it was computed. `u32::MAX` = never.
     interest: AtomicU32,
+    /// The writer's index (plus one) of this call site's pre-rendered keys; 0 = none
+    /// yet. Read and written only by the writer thread.
+    render_slot: AtomicU32,
 }
 
 impl Callsite {
@@ -31,7 +34,15 @@ impl Callsite {
         line: u32,
         fields: &'static [&'static str],
     ) -> Callsite {
-        Callsite { level, target, file, line, fields, interest: AtomicU32::new(u32::MAX) }
+        Callsite {
+            level,
+            target,
+            file,
+            line,
+            fields,
+            interest: AtomicU32::new(u32::MAX),
+            render_slot: AtomicU32::new(0),
+        }
     }
 
     /// The call site's level.
@@ -57,6 +68,16 @@ impl Callsite {
 
     pub(crate) fn field_names(&self) -> &'static [&'static str] {
         self.fields
+    }
+
+    /// The writer's cache slot for this call site (see `render::json::Sites`).
+    #[inline]
+    pub(crate) fn render_slot(&self) -> u32 {
+        self.render_slot.load(Ordering::Relaxed)
+    }
+
+    pub(crate) fn set_render_slot(&self, slot: u32) {
+        self.render_slot.store(slot, Ordering::Relaxed);
     }
 
     /// Whether the per-target directives let this call site through. Cached until the

@@ -109,6 +109,9 @@ fn open_file(config: &Config) -> Result<Option<FileSink>, ConfigError> {
 
 /// Builds the runtime and installs its filters. Runs once, inside `get_or_init`.
 fn build(config: &Config, file: Option<FileSink>) -> Runtime {
+    if std::env::var_os("LOG_OTLP").is_some_and(|v| !v.is_empty()) {
+        eprintln!("logkit: LOG_OTLP is set, but this build has no OTLP exporter yet; records stay local");
+    }
     let directives = config.directives().unwrap_or_else(|_| crate::level::Directives::new(LevelFilter::Info));
     crate::filter::install(directives, config.sample);
     let (frontend, ends) = Frontend::new(config.buffer, config.overflow);
@@ -199,7 +202,16 @@ impl Drop for Guard {
     }
 }
 
+/// Set once the process is exiting: the last flush also reports what a failing disk
+/// kept from being written.
+static EXITING: AtomicBool = AtomicBool::new(false);
+
+pub(crate) fn exiting() -> bool {
+    EXITING.load(Ordering::Acquire)
+}
+
 extern "C" fn at_exit() {
+    EXITING.store(true, Ordering::Release);
     // Never unwind into C.
     let _ = std::panic::catch_unwind(flush);
 }

@@ -101,6 +101,7 @@ pub(crate) struct Writer {
     fsync: Fsync,
     redact: Redactor,
     ts: TimestampCache,
+    sites: json::Sites,
     /// Rendered JSON lines for the file (and the `prod` console).
     file_out: Vec<u8>,
     /// Rendered console lines (`dev`).
@@ -148,6 +149,7 @@ impl Writer {
             fsync: cfg.fsync,
             redact: cfg.redact,
             ts: TimestampCache::default(),
+            sites: json::Sites::default(),
             file_out: Vec::with_capacity(1 << 20),
             console_out: Vec::with_capacity(1 << 16),
             file_records: 0,
@@ -278,7 +280,7 @@ impl Writer {
         let want_json = self.file.is_some() || (self.console.is_some() && !self.pretty);
         if want_json {
             let start = self.file_out.len();
-            json::write_record(&mut self.file_out, rec, &self.redact, &mut self.ts);
+            json::write_record_cached(&mut self.file_out, rec, &mut self.sites, &self.redact, &mut self.ts);
             if self.file.is_some() {
                 self.file_records += 1;
             }
@@ -379,7 +381,10 @@ impl Writer {
             (Fsync::Never, Some(_)) => false,
             (Fsync::Interval(d), Some(t)) => t.elapsed() >= d,
         };
-        if due {
+        if flushing && crate::runtime::exiting() {
+            f.finish();
+            self.unsynced_since = None;
+        } else if due {
             let _ = f.sync();
             self.unsynced_since = None;
         }

@@ -123,6 +123,67 @@ fn no_ansi_when_piped_with_or_without_no_color() {
     }
 }
 
+/// Runs `c` with its stderr on a fresh pseudo-terminal and returns what it wrote there.
+#[cfg(target_os = "linux")]
+fn run_on_a_tty(mut c: Command) -> (std::process::ExitStatus, String) {
+    use std::io::Read;
+    use std::os::fd::{FromRawFd, OwnedFd};
+    let (mut master, mut slave) = (-1, -1);
+    let null = std::ptr::null_mut();
+    // SAFETY: `openpty` writes two descriptors into the given ints; the name, termios and
+    // winsize pointers may be null.
+    let rc = unsafe { libc::openpty(&mut master, &mut slave, null, null as _, null as _) };
+    assert_eq!(rc, 0, "openpty: {}", std::io::Error::last_os_error());
+    // SAFETY: both descriptors were just opened by `openpty` and are owned by nobody else.
+    let (mut master, slave) = unsafe { (std::fs::File::from_raw_fd(master), OwnedFd::from_raw_fd(slave)) };
+    c.stdout(std::process::Stdio::null()).stderr(slave);
+    let mut child = c.spawn().expect("spawn child");
+    drop(c); // closes our copy of the slave, so reads end when the child exits
+    let reader = std::thread::spawn(move || {
+        let mut buf = Vec::new();
+        let mut chunk = [0u8; 4096];
+        // Linux reports EIO on the master once the last slave descriptor is closed.
+        while let Ok(n) = master.read(&mut chunk) {
+            if n == 0 {
+                break;
+            }
+            buf.extend_from_slice(&chunk[..n]);
+        }
+        buf
+    });
+    let status = child.wait().expect("wait");
+    let text = String::from_utf8_lossy(&reader.join().expect("reader")).into_owned();
+    (status, text)
+}
+
+#[cfg(target_os = "linux")]
+#[test]
+fn colour_on_a_tty_unless_no_color_or_a_dumb_terminal() {
+    const NAME: &str = "colour_on_a_tty_unless_no_color_or_a_dumb_terminal";
+    if common::is_child(NAME) {
+        logkit::info!(k = 1, "tty-info-line");
+        logkit::error!("tty-error-line");
+        logkit::flush();
+        return;
+    }
+    for (env, want_colour) in [
+        (&[("TERM", "xterm-256color")][..], true),
+        (&[("TERM", "xterm-256color"), ("NO_COLOR", "1")][..], false),
+        (&[("TERM", "dumb")][..], false),
+    ] {
+        let dir = common::tempdir();
+        let mut c = child_with(NAME, dir.path(), env);
+        c.env("LOG_CONSOLE", "stderr");
+        let (status, text) = run_on_a_tty(c);
+        assert!(status.success(), "{env:?}: {status:?}\n{text}");
+        assert!(
+            text.contains("tty-info-line") && text.contains("tty-error-line"),
+            "{env:?}: no console lines on the tty: {text:?}"
+        );
+        assert_eq!(text.contains('\u{1b}'), want_colour, "{env:?}: ANSI colour on a tty: {text:?}");
+    }
+}
+
 #[test]
 fn colour_can_be_forced_on_with_the_builder() {
     const NAME: &str = "colour_can_be_forced_on_with_the_builder";
@@ -261,4 +322,26 @@ fn prod_console_lines_equal_the_file_lines() {
     assert_eq!(console[0]["password"], "***");
     assert_eq!(console[2]["evil"], HOSTILE);
     assert_eq!(stderr_of(&out), "");
+}
+
+#[test]
+fn a_closed_console_pipe_does_not_stop_the_file() {
+    const NAME: &str = "a_closed_console_pipe_does_not_stop_the_file";
+    if common::is_child(NAME) {
+        for i in 0..1_000 {
+            logkit::info!(i, "to a closed console");
+        }
+        logkit::flush();
+        return;
+    }
+    // The reader of the console (stderr) goes away at once, like `prog 2>&1 | head -1`.
+    let dir = common::tempdir();
+    let mut c = child_with(NAME, dir.path(), &[("LOG_CONSOLE", "stderr")]);
+    c.stdout(std::process::Stdio::piped()).stderr(std::process::Stdio::piped());
+    let mut child = c.spawn().expect("spawn child");
+    drop(child.stderr.take());
+    let out = child.wait_with_output().expect("wait");
+    assert!(out.status.success(), "{:?}\n{}", out.status, String::from_utf8_lossy(&out.stdout));
+    let recs = common::read_jsonl(&dir.path().join("run.log"));
+    assert_eq!(recs.len(), 1_000, "records lost because the console pipe was closed");
 }

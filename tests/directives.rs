@@ -215,8 +215,11 @@ fn set_level_changes_the_filter_at_once_on_another_thread() {
         step(2);
         logkit::set_level("info,x=trace").expect("valid");
         step(3);
+        // Targeted again: decisions cached in phase 3 must not survive.
+        logkit::set_level("info,x=warn,y=trace").expect("valid");
+        step(4);
         logkit::set_level("debug").expect("valid");
-        step(4); // a bare level drops the per-target directives
+        step(5); // a bare level drops the per-target directives
         drop(go_tx);
         worker.join().expect("worker");
         return;
@@ -226,11 +229,22 @@ fn set_level_changes_the_filter_at_once_on_another_thread() {
         .iter()
         .map(|r| (r["phase"].as_u64().expect("phase"), r["event"].as_str().expect("ev").to_owned()))
         .collect();
-    let want: BTreeSet<(u64, String)> =
-        [(1, "tick"), (1, "tock"), (2, "tock"), (3, "tick"), (3, "tock"), (3, "x trace"), (4, "tick"), (4, "tock")]
-            .into_iter()
-            .map(|(p, e)| (p, e.to_owned()))
-            .collect();
+    let want: BTreeSet<(u64, String)> = [
+        (1, "tick"),
+        (1, "tock"),
+        (2, "tock"),
+        (3, "tick"),
+        (3, "tock"),
+        (3, "x trace"),
+        (4, "tick"),
+        (4, "tock"),
+        (4, "y trace"),
+        (5, "tick"),
+        (5, "tock"),
+    ]
+    .into_iter()
+    .map(|(p, e)| (p, e.to_owned()))
+    .collect();
     assert_eq!(got, want);
 }
 
@@ -266,4 +280,26 @@ fn a_bad_set_level_is_an_error_and_keeps_the_old_filter() {
     let recs = records_of(NAME, None);
     let want = set(&["app/debug", "app/info", "app/warn", "app/error", "other/warn", "other/error"]);
     assert_eq!(event_set(&recs), want);
+}
+
+#[test]
+fn target_only_directives_keep_the_profile_floor() {
+    const NAME: &str = "target_only_directives_keep_the_profile_floor";
+    if common::is_child(NAME) {
+        all_levels!("noisy");
+        all_levels!("other");
+        return;
+    }
+    for (profile, want) in [
+        ("dev", &["noisy/warn", "noisy/error", "other/debug", "other/info", "other/warn", "other/error"][..]),
+        ("prod", &["noisy/warn", "noisy/error", "other/info", "other/warn", "other/error"][..]),
+    ] {
+        let dir = common::tempdir();
+        let out = common::run(
+            common::child(NAME, dir.path()).env("LOG_PROFILE", profile).env("LOG_LEVEL", " noisy = warn , "),
+        );
+        common::assert_success(&out);
+        let recs = common::read_jsonl(&dir.path().join("run.log"));
+        assert_eq!(event_set(&recs), set(want), "LOG_PROFILE={profile}");
+    }
 }

@@ -163,3 +163,23 @@ fn log_messages_are_escaped_into_one_line() {
     let recs = records_of(NAME, &[]);
     assert_eq!(events(&recs), ["line1\nline2 \"quoted\" \u{1b}[31m"]);
 }
+
+#[test]
+fn log_enabled_answers_per_target() {
+    const NAME: &str = "log_enabled_answers_per_target";
+    if common::is_child(NAME) {
+        let _guard = logkit::init().expect("init");
+        let answers = [
+            log::log_enabled!(target: "dep", log::Level::Info),
+            log::log_enabled!(target: "dep", log::Level::Warn),
+            log::log_enabled!(target: "dep::verbose", log::Level::Trace),
+            log::log_enabled!(target: "other", log::Level::Info),
+            log::log_enabled!(target: "other", log::Level::Debug),
+        ];
+        logkit::warn!(answers = ?answers, "answers");
+        return;
+    }
+    let recs = records_of(NAME, &[("LOG_LEVEL", "info,dep=warn,dep::verbose=trace")]);
+    assert_eq!(events(&recs), ["answers"]);
+    assert_eq!(recs[0]["answers"], "[false, true, true, true, false]");
+}

@@ -123,6 +123,8 @@ fn full_disk_is_reported_and_never_panics_or_blocks_the_app() {
     let stderr = stderr_of(&out);
     assert!(stderr.contains("full.log"), "no report naming the file on stderr:\n{stderr}");
     assert!(stderr.lines().count() < 100, "failure reports are not rate-limited: {} lines", stderr.lines().count());
+    // The disk never recovered: the exit says how much was never written.
+    assert!(stderr.contains("records unwritten"), "no final count of unwritten records at exit:\n{stderr}");
     // What made it into the file before the disk filled up: whole records, oldest first
     // (a last, partly written line is allowed: its end is still held).
     let text = std::fs::read_to_string(&log).unwrap();

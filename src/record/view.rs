@@ -14,6 +14,8 @@ pub(crate) struct RecordView<'a> {
     pub(crate) target: &'a str,
     /// The message; empty when none was given.
     pub(crate) message: &'a str,
+    /// The static call site, if the record came from a macro.
+    pub(crate) callsite: Option<&'static Callsite>,
     context: &'a [u8],
     fields: &'a [u8],
     names: &'static [&'static str],
@@ -53,6 +55,33 @@ impl<'a> RecordView<'a> {
     /// The record's own fields in call-site order.
     pub(crate) fn fields(&self) -> Fields<'a> {
         Fields { bytes: self.fields, names: self.names, next_name: 0, inline_keys: self.inline_keys }
+    }
+
+    /// The values of the record's fields, in call-site order, when their keys are the
+    /// call site's (`None` for records with inline keys).
+    #[inline]
+    pub(crate) fn values(&self) -> Option<Values<'a>> {
+        if self.inline_keys || self.callsite.is_none() {
+            return None;
+        }
+        Some(Values { r: Reader(self.fields) })
+    }
+}
+
+/// Iterates the values of a record whose keys come from its call site.
+pub(crate) struct Values<'a> {
+    r: Reader<'a>,
+}
+
+impl<'a> Iterator for Values<'a> {
+    type Item = FieldValue<'a>;
+
+    #[inline]
+    fn next(&mut self) -> Option<FieldValue<'a>> {
+        if self.r.0.is_empty() {
+            return None;
+        }
+        self.r.value()
     }
 }
 
@@ -112,6 +141,7 @@ pub(crate) fn next_record(buf: &[u8]) -> Option<(RecordView<'_>, &[u8])> {
         level,
         target,
         message,
+        callsite,
         context,
         fields: r.0,
         names: callsite.map_or(&[][..], |c| c.field_names()),
@@ -127,6 +157,20 @@ pub(crate) fn records(mut buf: &[u8]) -> impl Iterator<Item = RecordView<'_>> {
         buf = rest;
         Some(rec)
     })
+}
+
+/// Whether every byte is ASCII, eight bytes at a time: log strings are short and mostly
+/// ASCII, where `str::from_utf8` spends most of its time on set-up.
+#[inline]
+fn is_ascii(b: &[u8]) -> bool {
+    const HIGH: u64 = 0x8080_8080_8080_8080;
+    let mut chunks = b.chunks_exact(8);
+    let mut acc = 0u64;
+    for c in &mut chunks {
+        acc |= u64::from_ne_bytes([c[0], c[1], c[2], c[3], c[4], c[5], c[6], c[7]]);
+    }
+    let tail = chunks.remainder().iter().fold(0u8, |a, &x| a | x);
+    acc & HIGH == 0 && tail < 0x80
 }
 
 struct Reader<'a>(&'a [u8]);
@@ -161,6 +205,10 @@ impl<'a> Reader<'a> {
     fn str(&mut self) -> Option<&'a str> {
         let n = self.u32()? as usize;
         let b = self.take(n)?;
+        if is_ascii(b) {
+            // SAFETY: every byte is below 0x80, and ASCII is valid UTF-8.
+            return Some(unsafe { std::str::from_utf8_unchecked(b) });
+        }
         Some(match std::str::from_utf8(b) {
             Ok(s) => s,
             // The encoder only copies `&str`s, so this is unreachable; keep the valid
@@ -168,6 +216,7 @@ impl<'a> Reader<'a> {
             Err(e) => std::str::from_utf8(&b[..e.valid_up_to()]).unwrap_or(""),
         })
     }
+    #[inline]
     fn value(&mut self) -> Option<FieldValue<'a>> {
         Some(match Tag::from_u8(self.u8()?)? {
             Tag::Null => FieldValue::Null,

@@ -16,6 +16,8 @@
 
 use super::time::TimestampCache;
 use super::Redactor;
+use crate::callsite::Callsite;
+use crate::level::Level;
 use crate::record::{FieldValue, RecordView};
 
 /// Appends `rec` as one JSON object and a `\n` to `out`.
@@ -39,6 +41,115 @@ pub(crate) fn write_record(out: &mut Vec<u8>, rec: &RecordView<'_>, redact: &Red
     out.extend_from_slice(b",\"target\":");
     write_str(out, rec.target);
     out.extend_from_slice(b"}\n");
+}
+
+/// Pre-rendered pieces of one call site's records: built the first time the writer
+/// sees the call site, so a record's keys are neither escaped nor checked against
+/// `LOG_REDACT` again.
+struct Site {
+    callsite: &'static Callsite,
+    /// `","level":"info","event":`.
+    level: &'static [u8],
+    /// `,"key":` for each field, concatenated; `key_ends[i]` is where field i's ends.
+    keys: Vec<u8>,
+    key_ends: Vec<usize>,
+    redacted: Vec<bool>,
+    /// `,"target":"app::db"}` and the newline.
+    tail: Vec<u8>,
+}
+
+/// The writer's cache of [`Site`]s, indexed by `Callsite::render_slot() - 1`.
+#[derive(Default)]
+pub(crate) struct Sites {
+    sites: Vec<Site>,
+}
+
+impl Sites {
+    #[inline]
+    fn get(&mut self, cs: &'static Callsite, redact: &Redactor) -> &Site {
+        let slot = cs.render_slot() as usize;
+        // The pointer check keeps two renderers in one process (tests) correct: a
+        // call site cached by the other one is rebuilt here.
+        if slot == 0 || slot > self.sites.len() || !std::ptr::eq(self.sites[slot - 1].callsite, cs) {
+            return self.insert(cs, redact);
+        }
+        &self.sites[slot - 1]
+    }
+
+    #[cold]
+    #[inline(never)]
+    fn insert(&mut self, cs: &'static Callsite, redact: &Redactor) -> &Site {
+        let mut keys = Vec::new();
+        let mut key_ends = Vec::new();
+        let mut redacted = Vec::new();
+        for name in cs.field_names() {
+            keys.push(b',');
+            write_str(&mut keys, name);
+            keys.push(b':');
+            key_ends.push(keys.len());
+            redacted.push(redact.is_redacted(name));
+        }
+        let mut tail = b",\"target\":".to_vec();
+        write_str(&mut tail, cs.target());
+        tail.extend_from_slice(b"}\n");
+        let level = level_prefix(cs.level());
+        self.sites.push(Site { callsite: cs, level, keys, key_ends, redacted, tail });
+        cs.set_render_slot(u32::try_from(self.sites.len()).unwrap_or(0));
+        let last = self.sites.len() - 1;
+        &self.sites[last]
+    }
+}
+
+fn level_prefix(level: Level) -> &'static [u8] {
+    match level {
+        Level::Error => b"\",\"level\":\"error\",\"event\":",
+        Level::Warn => b"\",\"level\":\"warning\",\"event\":",
+        Level::Info => b"\",\"level\":\"info\",\"event\":",
+        Level::Debug => b"\",\"level\":\"debug\",\"event\":",
+        Level::Trace => b"\",\"level\":\"trace\",\"event\":",
+    }
+}
+
+/// [`write_record`] with the call site's keys, redaction and target pre-rendered:
+/// what the writer thread uses. Records without a call site take the general path.
+#[inline]
+pub(crate) fn write_record_cached(
+    out: &mut Vec<u8>,
+    rec: &RecordView<'_>,
+    sites: &mut Sites,
+    redact: &Redactor,
+    ts: &mut TimestampCache,
+) {
+    let (Some(cs), Some(values)) = (rec.callsite, rec.values()) else {
+        return write_record(out, rec, redact, ts);
+    };
+    let site = sites.get(cs, redact);
+    out.extend_from_slice(b"{\"timestamp\":\"");
+    ts.write_rfc3339(out, rec.timestamp_ns);
+    out.extend_from_slice(site.level);
+    write_str(out, rec.message);
+    for (key, value) in rec.context() {
+        out.push(b',');
+        write_str(out, key);
+        out.push(b':');
+        if redact.is_redacted(key) {
+            out.extend_from_slice(REDACTED);
+        } else {
+            write_value(out, value);
+        }
+    }
+    let mut start = 0;
+    for (i, value) in values.enumerate() {
+        let Some(&end) = site.key_ends.get(i) else { break };
+        out.extend_from_slice(&site.keys[start..end]);
+        start = end;
+        if site.redacted[i] {
+            out.extend_from_slice(REDACTED);
+        } else {
+            write_value(out, value);
+        }
+    }
+    out.extend_from_slice(&site.tail);
 }
 
 /// Appends `s` as a JSON string literal (with quotes) to `out`.
@@ -86,7 +197,9 @@ pub(crate) fn write_value(out: &mut Vec<u8>, value: FieldValue<'_>) {
 #[inline]
 fn write_f64(out: &mut Vec<u8>, v: f64) {
     if v.is_finite() {
-        out.extend_from_slice(ryu::Buffer::new().format_finite(v).as_bytes());
+        if !write_short_decimal(out, v) {
+            out.extend_from_slice(ryu::Buffer::new().format_finite(v).as_bytes());
+        }
     } else if v.is_nan() {
         out.extend_from_slice(b"\"NaN\"");
     } else if v > 0.0 {
@@ -94,6 +207,62 @@ fn write_f64(out: &mut Vec<u8>, v: f64) {
     } else {
         out.extend_from_slice(b"\"-Infinity\"");
     }
+}
+
+/// Powers of ten for [`write_short_decimal`], all exact in `f64`.
+const POW10: [f64; 7] = [1.0, 10.0, 100.0, 1e3, 1e4, 1e5, 1e6];
+const POW10_U64: [u64; 7] = [1, 10, 100, 1_000, 10_000, 100_000, 1_000_000];
+
+/// The fast path for the floats logs are full of (prices, durations, ratios): a value
+/// in `[1e-5, 1e9)` with at most six decimals is written as `n / 10^k` with the
+/// smallest such `k`, which is its shortest round-trip form (as `ryu` would print it,
+/// at a fraction of the cost). `n / 10^k == v` in `f64` is exact proof of the round
+/// trip: `n` and `10^k` are exact, and IEEE division rounds correctly, as does parsing.
+/// Returns `false` (nothing written) for every other value.
+#[inline]
+fn write_short_decimal(out: &mut Vec<u8>, v: f64) -> bool {
+    let a = v.abs();
+    if !(1e-5..1e9).contains(&a) {
+        return false;
+    }
+    for k in 0..POW10.len() {
+        let n = (a * POW10[k]).round();
+        if n / POW10[k] == a {
+            let n = n as u64;
+            if v < 0.0 {
+                out.push(b'-');
+            }
+            let mut b = itoa::Buffer::new();
+            out.extend_from_slice(b.format(n / POW10_U64[k]).as_bytes());
+            out.push(b'.');
+            if k == 0 {
+                out.push(b'0');
+            } else {
+                let frac = b.format(n % POW10_U64[k] + POW10_U64[k]).as_bytes();
+                out.extend_from_slice(&frac[1..]); // drop the leading 1: zero-padded to k digits
+            }
+            return true;
+        }
+    }
+    false
+}
+
+/// SWAR (eight bytes at a time): whether any byte of `w` may need escaping, i.e. is
+/// below 0x20, is `"`, `\` or DEL, or is not ASCII. False positives are fine (the
+/// byte loop decides), false negatives are impossible.
+#[inline]
+fn word_needs_attention(w: u64) -> bool {
+    const ONES: u64 = 0x0101_0101_0101_0101;
+    const HIGH: u64 = 0x8080_8080_8080_8080;
+    #[inline]
+    fn has_zero(x: u64) -> u64 {
+        x.wrapping_sub(ONES) & !x & HIGH
+    }
+    let control = w.wrapping_sub(ONES * 0x20) & !w & HIGH;
+    let quote = has_zero(w ^ (ONES * b'"' as u64));
+    let backslash = has_zero(w ^ (ONES * b'\\' as u64));
+    let del = has_zero(w ^ (ONES * 0x7F));
+    (control | quote | backslash | del | (w & HIGH)) != 0
 }
 
 /// Escape modes (a const generic, so each instantiation of [`escape`] has only the
@@ -190,6 +359,15 @@ fn escape<const MODE: u8>(out: &mut Vec<u8>, s: &str) {
     let mut start = 0;
     let mut i = 0;
     while i < bytes.len() {
+        // Skip clean words eight bytes at a time; most log strings are plain ASCII.
+        if let Some(chunk) = bytes.get(i..i + 8) {
+            let w =
+                u64::from_le_bytes([chunk[0], chunk[1], chunk[2], chunk[3], chunk[4], chunk[5], chunk[6], chunk[7]]);
+            if !word_needs_attention(w) {
+                i += 8;
+                continue;
+            }
+        }
         let b = bytes[i];
         let class = ESCAPE[b as usize];
         if class == __ {
@@ -337,6 +515,28 @@ pub(crate) mod test_support {
 
 #[cfg(test)]
 mod tests {
+
+    #[test]
+    fn short_decimal_fast_path_round_trips_and_is_never_longer_than_ryu() {
+        let mut rng = fastrand::Rng::with_seed(7);
+        let mut values = vec![1.5, 0.1, 0.3, 100.0, 123.456, -2.25, 1e-5, 999_999_999.999_999, 0.000_01, 42.0];
+        for _ in 0..200_000 {
+            // Short decimals, as prices and durations are, and arbitrary doubles.
+            let digits = rng.u64(0..10_000_000_000);
+            values.push(digits as f64 / [1.0, 10.0, 100.0, 1e3, 1e4, 1e6][rng.usize(0..6)]);
+            values.push(f64::from_bits(rng.u64(..)));
+        }
+        for v in values.into_iter().filter(|v| v.is_finite()) {
+            let mut out = Vec::new();
+            write_f64(&mut out, v);
+            let text = std::str::from_utf8(&out).unwrap();
+            let back: f64 = text.parse().unwrap();
+            assert_eq!(back.to_bits(), v.to_bits(), "{v:?} written as {text}");
+            let ryu_text = ryu::Buffer::new().format_finite(v).to_owned();
+            assert!(text.len() <= ryu_text.len(), "{v:?}: {text} longer than ryu's {ryu_text}");
+            assert!(serde_json::from_str::<serde_json::Value>(text).is_ok(), "{text} is not JSON");
+        }
+    }
     use super::test_support::{callsite_record, record, render, V};
     use super::*;
     use crate::callsite::Callsite;

@@ -235,9 +235,24 @@ impl FileSink {
                 return;
             }
         }
+        if self.cfg.rotate_bytes > 0 {
+            self.refresh_size();
+        }
         if let Err((done, e)) = self.emit(batch, now) {
             self.hold_rest(&batch[done..], records);
             self.fail(&e, now);
+        }
+    }
+
+    /// Other processes may append to the same file: with rotation on, the size that
+    /// decides it is the file's, not just what this process wrote (one `fstat` per
+    /// batch; without it k processes let the file grow to k times the limit).
+    #[inline]
+    fn refresh_size(&mut self) {
+        if let Some(out) = &self.out {
+            if let Ok(md) = out.file.metadata() {
+                self.size = md.len();
+            }
         }
     }
 
@@ -606,10 +621,12 @@ impl FileSink {
     }
 }
 
-impl Drop for FileSink {
+impl FileSink {
     /// Last attempt to write what is held, then `fdatasync`; anything still unwritten
-    /// is reported on stderr, since no later record can carry the count.
-    fn drop(&mut self) {
+    /// is reported on stderr, since no later record can carry the count. Called when
+    /// the process exits (the sink itself lives in a static and is never dropped) and
+    /// on drop.
+    pub(crate) fn finish(&mut self) {
         let now = Instant::now();
         if !self.healthy {
             self.recover(now);
@@ -618,8 +635,15 @@ impl Drop for FileSink {
         if unwritten > 0 {
             let path = self.path().display().to_string();
             self.report(format_args!("logkit: closing {path} with {unwritten} records unwritten"));
+            self.lost = 0;
         }
         let _ = self.sync();
+    }
+}
+
+impl Drop for FileSink {
+    fn drop(&mut self) {
+        self.finish();
     }
 }
 
