@@ -1,13 +1,461 @@
-//! The bound context of the current work unit (trace id, span id, bound keys),
-//! pre-encoded once when bound so that a record copies it instead of re-encoding it.
+//! The context of the current work unit: its trace id, the open spans, and the keys
+//! bound by `new_context!` and by spans — pre-encoded once when bound, so a record
+//! copies it (two `memcpy`s) instead of re-encoding it, and allocates nothing.
 //!
-//! (The context API — `new_context!`, spans — builds on this; until then every record
-//! carries an empty context.)
+//! Each thread has a current context. A future wrapped by
+//! [`FutureExt::in_current_context`] (as `#[capture] async fn` and `logkit::spawn` do)
+//! owns its own and swaps it in for each `poll`, so it follows the task across
+//! `.await`s and worker threads, and no record ever carries another task's context.
 
+use std::cell::RefCell;
+use std::future::Future;
+use std::pin::Pin;
+use std::sync::atomic::{AtomicBool, Ordering};
+use std::task::{Context as TaskContext, Poll};
+
+use crate::id::{SpanId, TraceId, TraceParent};
 use crate::record::Encoder;
+use crate::value::{Value, ValueEncoder};
+
+/// One open span in a context.
+#[derive(Clone, Debug)]
+struct Frame {
+    span_id: SpanId,
+    parent: Option<SpanId>,
+    /// Where this span's bound keys start in `Current::fields`.
+    fields_at: usize,
+}
+
+/// A work unit's context. Cloned into futures and threads that should inherit it.
+#[derive(Clone, Debug, Default)]
+pub(crate) struct Current {
+    trace: Option<TraceId>,
+    /// The span a `TRACEPARENT` or a `traceparent` string named as our parent.
+    remote_parent: Option<SpanId>,
+    /// The id `traceparent()` hands out when no span is open.
+    root_span: Option<SpanId>,
+    frames: Vec<Frame>,
+    /// Encoded `trace_id`, `span_id`, `parent_span_id` entries (rebuilt on change).
+    ids: Vec<u8>,
+    /// Encoded bound keys: `new_context!`'s, then each open span's.
+    fields: Vec<u8>,
+}
+
+impl Current {
+    const fn new() -> Current {
+        Current {
+            trace: None,
+            remote_parent: None,
+            root_span: None,
+            frames: Vec::new(),
+            ids: Vec::new(),
+            fields: Vec::new(),
+        }
+    }
+
+    fn rebuild_ids(&mut self) {
+        self.ids.clear();
+        let Some(trace) = self.trace else { return };
+        let mut hex = [0u8; 32];
+        trace.write_hex(&mut hex);
+        entry_hex(&mut self.ids, "trace_id", &hex);
+        if let Some(top) = self.frames.last() {
+            let mut h = [0u8; 16];
+            top.span_id.write_hex(&mut h);
+            entry_hex(&mut self.ids, "span_id", &h);
+            if let Some(p) = top.parent {
+                p.write_hex(&mut h);
+                entry_hex(&mut self.ids, "parent_span_id", &h);
+            }
+        }
+    }
+
+    /// Only the ids of one span (for an END record whose frame is gone).
+    pub(crate) fn set_ids_only(&mut self, trace: TraceId, id: SpanId, parent: Option<SpanId>) {
+        self.trace = Some(trace);
+        self.frames.clear();
+        self.frames.push(Frame { span_id: id, parent, fields_at: 0 });
+        self.rebuild_ids();
+    }
+
+    pub(crate) fn ids_bytes(&self) -> &[u8] {
+        &self.ids
+    }
+
+    /// The innermost open span, else the remote parent.
+    fn current_span(&self) -> Option<SpanId> {
+        self.frames.last().map(|f| f.span_id).or(self.remote_parent)
+    }
+}
+
+/// A context entry whose value is a hex id.
+fn entry_hex(out: &mut Vec<u8>, key: &str, hex: &[u8]) {
+    out.extend_from_slice(&(key.len() as u32).to_ne_bytes());
+    out.extend_from_slice(key.as_bytes());
+    // `hex` is ASCII.
+    ValueEncoder::new(out).str(std::str::from_utf8(hex).unwrap_or(""));
+}
+
+/// Appends `key value` entries for bound keys.
+fn encode_fields(out: &mut Vec<u8>, names: &[&str], values: &[&dyn Value]) {
+    for (k, v) in names.iter().zip(values) {
+        out.extend_from_slice(&(k.len() as u32).to_ne_bytes());
+        out.extend_from_slice(k.as_bytes());
+        v.encode(&mut ValueEncoder::new(out));
+    }
+}
+
+thread_local! {
+    static CURRENT: RefCell<Current> = const { RefCell::new(Current::new()) };
+}
+
+/// Runs `f` with the thread's current context, if it is reachable (not during
+/// thread-local destruction, not re-entrantly borrowed).
+#[inline]
+fn with_current<R>(f: impl FnOnce(&mut Current) -> R) -> Option<R> {
+    CURRENT.try_with(|c| c.try_borrow_mut().ok().map(|mut c| f(&mut c))).ok().flatten()
+}
 
 /// Copies the current context into a record being encoded.
 #[inline]
 pub(crate) fn encode_current(enc: &mut Encoder<'_>) {
-    enc.context(&[]);
+    let done = CURRENT.try_with(|c| match c.try_borrow() {
+        Ok(c) => {
+            enc.context2(&c.ids, &c.fields);
+            true
+        }
+        Err(_) => false,
+    });
+    if done != Ok(true) {
+        enc.context(&[]);
+    }
+}
+
+/// `TRACEPARENT` from the environment, consumed by the first `new_context!` without a
+/// `trace_id` in this process.
+static ENV_TRACEPARENT_TAKEN: AtomicBool = AtomicBool::new(false);
+
+fn take_env_traceparent() -> Option<TraceParent> {
+    if ENV_TRACEPARENT_TAKEN.swap(true, Ordering::AcqRel) {
+        return None;
+    }
+    let v = std::env::var("TRACEPARENT").ok().filter(|v| !v.trim().is_empty())?;
+    match TraceParent::parse(&v) {
+        Ok(tp) => Some(tp),
+        Err(e) => {
+            crate::span::report_bad_trace_id(&v, &e.to_string());
+            None
+        }
+    }
+}
+
+/// Where a work unit's trace starts: its id and, when it continues a remote caller's
+/// trace (`traceparent`), the caller's span.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub struct TraceStart {
+    /// The trace.
+    pub trace_id: TraceId,
+    /// The remote parent span, if any.
+    pub parent_id: Option<SpanId>,
+}
+
+/// What `new_context!(trace_id = x)` accepts: a [`TraceId`], a [`TraceParent`], or a
+/// string holding 32 hex characters or a W3C `traceparent`. `Option`s of these too.
+pub trait IntoTraceContext {
+    /// The trace and, for a `traceparent`, the remote parent span; `Err` with a
+    /// description when the input is malformed.
+    fn into_trace_context(self) -> Result<Option<TraceStart>, String>;
+}
+
+impl IntoTraceContext for TraceId {
+    fn into_trace_context(self) -> Result<Option<TraceStart>, String> {
+        Ok(Some(TraceStart { trace_id: self, parent_id: None }))
+    }
+}
+
+impl IntoTraceContext for TraceParent {
+    fn into_trace_context(self) -> Result<Option<TraceStart>, String> {
+        Ok(Some(TraceStart { trace_id: self.trace_id, parent_id: Some(self.parent_id) }))
+    }
+}
+
+impl IntoTraceContext for &str {
+    fn into_trace_context(self) -> Result<Option<TraceStart>, String> {
+        if let Ok(tp) = TraceParent::parse(self) {
+            return Ok(Some(TraceStart { trace_id: tp.trace_id, parent_id: Some(tp.parent_id) }));
+        }
+        match TraceId::parse(self) {
+            Ok(t) if self.trim().len() == 32 => Ok(Some(TraceStart { trace_id: t, parent_id: None })),
+            _ => Err(self.to_owned()),
+        }
+    }
+}
+
+impl IntoTraceContext for &String {
+    fn into_trace_context(self) -> Result<Option<TraceStart>, String> {
+        self.as_str().into_trace_context()
+    }
+}
+
+impl IntoTraceContext for String {
+    fn into_trace_context(self) -> Result<Option<TraceStart>, String> {
+        self.as_str().into_trace_context()
+    }
+}
+
+impl IntoTraceContext for &TraceId {
+    fn into_trace_context(self) -> Result<Option<TraceStart>, String> {
+        (*self).into_trace_context()
+    }
+}
+
+impl<T: IntoTraceContext> IntoTraceContext for Option<T> {
+    fn into_trace_context(self) -> Result<Option<TraceStart>, String> {
+        match self {
+            Some(t) => t.into_trace_context(),
+            None => Ok(None),
+        }
+    }
+}
+
+/// `new_context!`: replaces the current context. Not API.
+pub(crate) fn new_context(
+    trace: Option<Result<Option<TraceStart>, String>>,
+    names: &[&str],
+    values: &[&dyn Value],
+) -> TraceId {
+    let mut bad = None;
+    let given = match trace {
+        Some(Ok(t)) => t,
+        Some(Err(b)) => {
+            bad = Some(b);
+            None
+        }
+        None => take_env_traceparent().map(|tp| TraceStart { trace_id: tp.trace_id, parent_id: Some(tp.parent_id) }),
+    };
+    let start = given.unwrap_or_else(|| TraceStart { trace_id: TraceId::random(), parent_id: None });
+    let mut fields = Vec::new();
+    encode_fields(&mut fields, names, values);
+    with_current(|c| {
+        c.trace = Some(start.trace_id);
+        c.remote_parent = start.parent_id;
+        c.root_span = None;
+        c.frames.clear();
+        c.fields.clear();
+        c.fields.extend_from_slice(&fields);
+        c.rebuild_ids();
+    });
+    // Reported inside the new context, so the warning carries the trace that replaced
+    // the bad one.
+    if let Some(b) = bad {
+        crate::span::report_bad_trace_id(&b, "expected a 32-hex trace id or a W3C traceparent");
+    }
+    start.trace_id
+}
+
+/// The current trace and span as a W3C `traceparent` (`00-<trace>-<span>-01`), for a
+/// child process (`TRACEPARENT`) or a message to another service, which continue the
+/// trace with `new_context!(trace_id = ...)`. `None` outside any trace.
+pub fn traceparent() -> Option<String> {
+    with_current(|c| {
+        let trace = c.trace?;
+        let span = match c.frames.last() {
+            Some(f) => f.span_id,
+            None => *c.root_span.get_or_insert_with(SpanId::random),
+        };
+        Some(TraceParent { trace_id: trace, parent_id: span, sampled: true }.to_string())
+    })
+    .flatten()
+}
+
+/// The current trace id, if a context was started on this thread or task.
+pub fn current_trace_id() -> Option<TraceId> {
+    with_current(|c| c.trace).flatten()
+}
+
+/// The innermost open span's id, if any.
+pub fn current_span_id() -> Option<SpanId> {
+    with_current(|c| c.frames.last().map(|f| f.span_id)).flatten()
+}
+
+/// Opens a span frame: binds its id and keys. Returns (trace, span, parent).
+pub(crate) fn push_span(names: &[&str], values: &[&dyn Value]) -> (TraceId, SpanId, Option<SpanId>) {
+    push_span_with(|fields| encode_fields(fields, names, values))
+}
+
+/// [`push_span`] with keys encoded earlier by [`encode_values`].
+pub(crate) fn push_span_encoded(encoded: Option<&[u8]>) -> (TraceId, SpanId, Option<SpanId>) {
+    push_span_with(|fields| fields.extend_from_slice(encoded.unwrap_or(&[])))
+}
+
+fn push_span_with(encode: impl FnOnce(&mut Vec<u8>)) -> (TraceId, SpanId, Option<SpanId>) {
+    let span_id = SpanId::random();
+    with_current(|c| {
+        let trace = *c.trace.get_or_insert_with(TraceId::random);
+        let parent = c.current_span();
+        let fields_at = c.fields.len();
+        encode(&mut c.fields);
+        c.frames.push(Frame { span_id, parent, fields_at });
+        c.rebuild_ids();
+        (trace, span_id, parent)
+    })
+    .unwrap_or_else(|| (TraceId::random(), span_id, None))
+}
+
+/// Encodes bound keys once, for a span that opens later (`#[capture] async fn`).
+pub(crate) fn encode_values(names: &[&str], values: &[&dyn Value]) -> Vec<u8> {
+    let mut out = Vec::new();
+    encode_fields(&mut out, names, values);
+    out
+}
+
+/// Runs `f` with the context as it is while `span_id` is the innermost span (inner
+/// spans still open are ignored), then closes the span: its frame and keys are
+/// removed. If the span is not open in this context (its guard moved, or
+/// `new_context!` replaced the context), `f` gets `None`.
+pub(crate) fn pop_span<R>(span_id: SpanId, f: impl FnOnce(Option<(&[u8], &[u8])>) -> R) -> R {
+    let mut f = Some(f);
+    let r = with_current(|c| {
+        let Some(pos) = c.frames.iter().rposition(|fr| fr.span_id == span_id) else {
+            return (f.take().map(|f| f(None)), false);
+        };
+        // The context as this span saw it: its ids, and keys up to the end of its own.
+        let end = c.frames.get(pos + 1).map_or(c.fields.len(), |next| next.fields_at);
+        let inner_open = pos + 1 < c.frames.len();
+        let r = if inner_open {
+            let saved: Vec<Frame> = c.frames.drain(pos + 1..).collect();
+            c.rebuild_ids();
+            let r = f.take().map(|f| f(Some((&c.ids, &c.fields[..end]))));
+            c.frames.extend(saved);
+            r
+        } else {
+            f.take().map(|f| f(Some((&c.ids, &c.fields[..end]))))
+        };
+        // Remove the frame and its keys; later frames' offsets shift down.
+        let start = c.frames[pos].fields_at;
+        c.fields.drain(start..end);
+        let removed = end - start;
+        c.frames.remove(pos);
+        // Spans opened inside this one and still open now hang off its parent.
+        let new_parent = if pos == 0 { c.remote_parent } else { Some(c.frames[pos - 1].span_id) };
+        for fr in &mut c.frames[pos..] {
+            fr.fields_at -= removed;
+            if fr.parent == Some(span_id) {
+                fr.parent = new_parent;
+            }
+        }
+        c.rebuild_ids();
+        (r, true)
+    });
+    match r {
+        Some((Some(r), _)) => r,
+        _ => match f.take() {
+            Some(f) => f(None),
+            None => unreachable_after_call(),
+        },
+    }
+}
+
+#[cold]
+fn unreachable_after_call<R>() -> R {
+    // `f` is taken exactly once on every path above that returns `Some`.
+    panic!("logkit: internal error: span context callback lost")
+}
+
+/// A snapshot of the current context, for a task or thread that should inherit it.
+pub(crate) fn snapshot() -> Current {
+    with_current(|c| c.clone()).unwrap_or_default()
+}
+
+/// Installs `ctx` as the thread's current context until the guard drops (restoring
+/// the previous one), also on unwind.
+pub(crate) struct Installed<'a> {
+    ctx: &'a mut Current,
+}
+
+impl<'a> Installed<'a> {
+    pub(crate) fn new(ctx: &'a mut Current) -> Installed<'a> {
+        swap(ctx);
+        Installed { ctx }
+    }
+}
+
+impl Drop for Installed<'_> {
+    fn drop(&mut self) {
+        swap(self.ctx);
+    }
+}
+
+fn swap(ctx: &mut Current) {
+    let _ = CURRENT.try_with(|c| {
+        if let Ok(mut c) = c.try_borrow_mut() {
+            std::mem::swap(&mut *c, ctx);
+        }
+    });
+}
+
+/// A future that runs in the context it was created under (see
+/// [`FutureExt::in_current_context`]).
+#[derive(Debug)]
+#[must_use = "futures do nothing unless polled"]
+pub struct WithContext<F> {
+    inner: F,
+    ctx: Current,
+}
+
+impl<F: Future> Future for WithContext<F> {
+    type Output = F::Output;
+
+    fn poll(self: Pin<&mut Self>, cx: &mut TaskContext<'_>) -> Poll<F::Output> {
+        // SAFETY: `inner` is structurally pinned: it is never moved out of `self`, and
+        // `WithContext` has no `Drop` impl and no `Unpin` impl that would let it move.
+        // `ctx` is not pinned (it is only swapped through a `&mut`), which is sound
+        // because nothing pins it.
+        let this = unsafe { self.get_unchecked_mut() };
+        let _installed = Installed::new(&mut this.ctx);
+        // SAFETY: see above; `this.inner` stays where the pinned `self` put it.
+        let inner = unsafe { Pin::new_unchecked(&mut this.inner) };
+        inner.poll(cx)
+    }
+}
+
+/// Carries the current context into a future.
+pub trait FutureExt: Future + Sized {
+    /// Wraps the future so every `poll` runs in the context current now (trace, open
+    /// spans, bound keys), whichever thread polls it.
+    fn in_current_context(self) -> WithContext<Self> {
+        WithContext { inner: self, ctx: snapshot() }
+    }
+}
+
+impl<F: Future> FutureExt for F {}
+
+/// Threads that inherit the current context.
+pub mod thread {
+    use super::{snapshot, Installed};
+
+    /// `std::thread::spawn`, with the new thread starting in the caller's context
+    /// (trace, open spans, bound keys).
+    pub fn spawn<F, T>(f: F) -> std::thread::JoinHandle<T>
+    where
+        F: FnOnce() -> T + Send + 'static,
+        T: Send + 'static,
+    {
+        let mut ctx = snapshot();
+        std::thread::spawn(move || {
+            let _installed = Installed::new(&mut ctx);
+            f()
+        })
+    }
+}
+
+/// `tokio::spawn`, with the task running in the caller's context: the Python spec's
+/// `ctx_task`.
+#[cfg(feature = "tokio")]
+pub fn spawn<F>(fut: F) -> tokio::task::JoinHandle<F::Output>
+where
+    F: Future + Send + 'static,
+    F::Output: Send + 'static,
+{
+    tokio::spawn(fut.in_current_context())
 }

@@ -39,6 +39,7 @@ mod config;
 mod context;
 mod filter;
 mod frontend;
+mod id;
 mod level;
 #[cfg(feature = "log")]
 mod log_bridge;
@@ -47,6 +48,7 @@ mod record;
 mod render;
 mod runtime;
 mod sink;
+mod span;
 mod value;
 mod writer;
 
@@ -58,7 +60,15 @@ pub use crate::config::{
     Config, ConfigError, ConfigErrorKind, Console, Fsync, Overflow, Profile, DEFAULT_BACKUPS, DEFAULT_BUFFER,
     DEFAULT_FILE_MODE, DEFAULT_FSYNC_INTERVAL, DEFAULT_REDACT, DEFAULT_ROTATE_BYTES,
 };
+#[cfg(feature = "tokio")]
+pub use crate::context::spawn;
+pub use crate::context::{
+    current_span_id, current_trace_id, thread, traceparent, FutureExt, IntoTraceContext, TraceStart, WithContext,
+};
 pub use crate::filter::{set_level, set_sample};
+pub use crate::id::{ParseIdError, SpanId, TraceId, TraceParent};
 pub use crate::level::{Directives, Level, LevelFilter};
 pub use crate::runtime::{flush, init, Guard};
+pub use crate::span::Span;
 pub use crate::value::{debug, display, DebugValue, DisplayValue, Value, ValueEncoder};
+pub use logkit_macros::capture;

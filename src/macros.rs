@@ -137,3 +137,109 @@ macro_rules! __log_emit {
         }
     }};
 }
+
+/// Starts a new work unit: clears the stale context, starts a trace (or continues
+/// one given as `trace_id = x`: a [`TraceId`](crate::TraceId), a 32-hex string or a W3C
+/// `traceparent`), binds the keys to every later record of the unit, and returns the
+/// [`TraceId`](crate::TraceId).
+///
+/// ```no_run
+/// # use logkit::{new_context, info};
+/// # let (user, incoming) = ("u1", "00-4bf92f3577b34da6a3ce929d0e0e4736-00f067aa0ba902b7-01");
+/// let trace = new_context!(user = user, path = "/orders");
+/// let same = new_context!(trace_id = incoming, user = user);   // continue a caller's trace
+/// info!("every record now carries trace_id, user and path");
+/// ```
+///
+/// A malformed `trace_id` starts a fresh trace and is reported once (a
+/// `logkit.bad_trace_id` warning). Without `trace_id`, the first `new_context!` of a
+/// process started with `TRACEPARENT` in its environment continues that trace.
+#[macro_export]
+macro_rules! new_context {
+    (trace_id = $trace:expr $(, $($rest:tt)*)?) => {
+        $crate::__ctx_munch!(@trace ($trace) [] [] $($($rest)*)?)
+    };
+    ($($rest:tt)*) => {
+        $crate::__ctx_munch!(@none () [] [] $($rest)*)
+    };
+}
+
+/// Opens a span: `let _span = span!("name", k = v, ...);`
+///
+/// While the guard lives, records carry the span's `span_id` (a child of the current
+/// span: `parent_span_id`) and its keys; dropping it logs one `END` record with
+/// `span`, `dur_ms` and `status`. Dropped during a panic, the status is `"error"` with
+/// the panic in `exc_info`; [`Span::fail`](crate::Span::fail) marks it failed with an
+/// error and its `source()` chain.
+#[macro_export]
+macro_rules! span {
+    ($name:expr $(, $($rest:tt)*)?) => {
+        $crate::__ctx_munch!(@span ($name) [] [] $($($rest)*)?)
+    };
+}
+
+/// What `#[capture] async fn` expands to: evaluates and encodes the span's keys now
+/// (they may borrow the fn's arguments), returning a `CaptureStart` whose `wrap`
+/// makes the captured future. Not API.
+#[doc(hidden)]
+#[macro_export]
+macro_rules! __capture_start {
+    ($name:expr $(, $($rest:tt)*)?) => {
+        $crate::__ctx_munch!(@start ($name) [] [] $($($rest)*)?)
+    };
+}
+
+/// Key/value muncher for `new_context!` and `span!` (no message). Not API.
+#[doc(hidden)]
+#[macro_export]
+macro_rules! __ctx_munch {
+    // ---- done
+    (@trace ($trace:expr) [$($n:expr),*] [$($v:expr),*]) => {
+        $crate::__private::new_context_with($trace, &[$($n),*], &[$(&$v as &dyn $crate::__private::Value),*])
+    };
+    (@none () [$($n:expr),*] [$($v:expr),*]) => {
+        $crate::__private::new_context(&[$($n),*], &[$(&$v as &dyn $crate::__private::Value),*])
+    };
+    (@span ($name:expr) [$($n:expr),*] [$($v:expr),*]) => {{
+        static __LOGKIT_SPAN_SITE: $crate::__private::SpanSite =
+            $crate::__private::SpanSite::new(::core::module_path!(), &[$($n),*]);
+        $crate::__private::Span::__enter(&__LOGKIT_SPAN_SITE, $name, &[$(&$v as &dyn $crate::__private::Value),*])
+    }};
+    (@start ($name:expr) [$($n:expr),*] [$($v:expr),*]) => {{
+        static __LOGKIT_SPAN_SITE: $crate::__private::SpanSite =
+            $crate::__private::SpanSite::new(::core::module_path!(), &[$($n),*]);
+        $crate::__private::CaptureStart::__new(&__LOGKIT_SPAN_SITE, $name, &[$(&$v as &dyn $crate::__private::Value),*])
+    }};
+    // ---- keys
+    (@$m:ident ($($a:tt)*) [$($n:expr),*] [$($v:expr),*] $k:literal = % $val:expr $(, $($rest:tt)*)?) => {
+        $crate::__ctx_munch!(@$m ($($a)*) [$($n,)* $k] [$($v,)* $crate::__private::display(&$val)] $($($rest)*)?)
+    };
+    (@$m:ident ($($a:tt)*) [$($n:expr),*] [$($v:expr),*] $k:literal = ? $val:expr $(, $($rest:tt)*)?) => {
+        $crate::__ctx_munch!(@$m ($($a)*) [$($n,)* $k] [$($v,)* $crate::__private::debug(&$val)] $($($rest)*)?)
+    };
+    (@$m:ident ($($a:tt)*) [$($n:expr),*] [$($v:expr),*] $k:literal = $val:expr $(, $($rest:tt)*)?) => {
+        $crate::__ctx_munch!(@$m ($($a)*) [$($n,)* $k] [$($v,)* $val] $($($rest)*)?)
+    };
+    (@$m:ident ($($a:tt)*) [$($n:expr),*] [$($v:expr),*] $($k:ident).+ = % $val:expr $(, $($rest:tt)*)?) => {
+        $crate::__ctx_munch!(@$m ($($a)*) [$($n,)* $crate::__field_name!($($k).+)]
+            [$($v,)* $crate::__private::display(&$val)] $($($rest)*)?)
+    };
+    (@$m:ident ($($a:tt)*) [$($n:expr),*] [$($v:expr),*] $($k:ident).+ = ? $val:expr $(, $($rest:tt)*)?) => {
+        $crate::__ctx_munch!(@$m ($($a)*) [$($n,)* $crate::__field_name!($($k).+)]
+            [$($v,)* $crate::__private::debug(&$val)] $($($rest)*)?)
+    };
+    (@$m:ident ($($a:tt)*) [$($n:expr),*] [$($v:expr),*] $($k:ident).+ = $val:expr $(, $($rest:tt)*)?) => {
+        $crate::__ctx_munch!(@$m ($($a)*) [$($n,)* $crate::__field_name!($($k).+)] [$($v,)* $val] $($($rest)*)?)
+    };
+    (@$m:ident ($($a:tt)*) [$($n:expr),*] [$($v:expr),*] % $($k:ident).+ $(, $($rest:tt)*)?) => {
+        $crate::__ctx_munch!(@$m ($($a)*) [$($n,)* $crate::__field_name!($($k).+)]
+            [$($v,)* $crate::__private::display(&$($k).+)] $($($rest)*)?)
+    };
+    (@$m:ident ($($a:tt)*) [$($n:expr),*] [$($v:expr),*] ? $($k:ident).+ $(, $($rest:tt)*)?) => {
+        $crate::__ctx_munch!(@$m ($($a)*) [$($n,)* $crate::__field_name!($($k).+)]
+            [$($v,)* $crate::__private::debug(&$($k).+)] $($($rest)*)?)
+    };
+    (@$m:ident ($($a:tt)*) [$($n:expr),*] [$($v:expr),*] $($k:ident).+ $(, $($rest:tt)*)?) => {
+        $crate::__ctx_munch!(@$m ($($a)*) [$($n,)* $crate::__field_name!($($k).+)] [$($v,)* $($k).+] $($($rest)*)?)
+    };
+}

@@ -3,7 +3,9 @@
 use std::fmt;
 
 pub use crate::callsite::Callsite;
+pub use crate::context::IntoTraceContext;
 pub use crate::level::Level;
+pub use crate::span::{outcome, CaptureStart, Captured, Outcome, Span, SpanSite};
 pub use crate::value::{debug, display, Value};
 pub use core::format_args;
 
@@ -44,4 +46,29 @@ pub fn log(cs: &'static Callsite, message: Option<fmt::Arguments<'_>>, fields: &
         }
         enc.finish();
     });
+}
+
+/// `new_context!`. Not API.
+pub fn new_context(names: &[&str], values: &[&dyn Value]) -> crate::TraceId {
+    runtime::ensure_started();
+    context::new_context(None, names, values)
+}
+
+/// `new_context!(trace_id = x, ...)`. Not API.
+pub fn new_context_with<T: IntoTraceContext>(trace: T, names: &[&str], values: &[&dyn Value]) -> crate::TraceId {
+    runtime::ensure_started();
+    context::new_context(Some(trace.into_trace_context()), names, values)
+}
+
+/// The span name `#[capture]` uses: the path of the function that contains `f` (a
+/// local fn item), without closure segments. Not API.
+pub fn fn_path(local_fn_path: &'static str) -> &'static str {
+    let mut p = local_fn_path;
+    if let Some(i) = p.rfind("::") {
+        p = &p[..i]; // drop the local item's own name
+    }
+    while let Some(stripped) = p.strip_suffix("::{{closure}}") {
+        p = stripped;
+    }
+    p
 }

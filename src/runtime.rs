@@ -229,10 +229,15 @@ fn install_exit_hook() {
 fn install_panic_hook() {
     let previous = std::panic::take_hook();
     std::panic::set_hook(Box::new(move |info| {
-        // Everything logged before the panic reaches the disk before the process goes
-        // on unwinding or aborts (`panic = "abort"`). A thread that panicked inside its
-        // own log call holds its slot: the flush skips that slot after a bounded wait.
+        // The panic becomes an error record in the current context, and spans dropped
+        // while unwinding report it in their END records. Then everything logged
+        // reaches the disk before the process goes on unwinding or aborts
+        // (`panic = "abort"`). A thread that panicked inside its own log call holds its
+        // slot, so it logs nothing more and the flush does not wait for that slot.
         if !crate::frontend::in_record() {
+            let exc = crate::span::panic_exc_info(info);
+            crate::span::log_panic(&exc);
+            crate::span::stash_panic(exc);
             flush();
         }
         previous(info);

@@ -69,6 +69,15 @@ impl<'a> Encoder<'a> {
         self.buf[at..at + 4].copy_from_slice(&n.to_ne_bytes());
     }
 
+    /// Context bytes in two pieces (ids, then bound keys), each a sequence of
+    /// `key value` entries.
+    #[inline]
+    pub(crate) fn context2(&mut self, ids: &[u8], fields: &[u8]) {
+        self.buf.extend_from_slice(&((ids.len() + fields.len()) as u32).to_ne_bytes());
+        self.buf.extend_from_slice(ids);
+        self.buf.extend_from_slice(fields);
+    }
+
     /// Context bytes: already a sequence of `key value` entries.
     #[inline]
     pub(crate) fn context(&mut self, ctx: &[u8]) {

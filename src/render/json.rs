@@ -149,7 +149,14 @@ pub(crate) fn write_record_cached(
             write_value(out, value);
         }
     }
-    out.extend_from_slice(&site.tail);
+    if std::ptr::eq(rec.target, cs.target()) {
+        out.extend_from_slice(&site.tail);
+    } else {
+        // A record that names its own target (a span's END record).
+        out.extend_from_slice(b",\"target\":");
+        write_str(out, rec.target);
+        out.extend_from_slice(b"}\n");
+    }
 }
 
 /// Appends `s` as a JSON string literal (with quotes) to `out`.
