@@ -1,8 +1,9 @@
-//! Caller latency distribution: one producer paced at one call per microsecond, each
-//! call timed with the TSC (x86_64) or `Instant` elsewhere; prints percentiles.
+//! Caller latency distribution per kind of call: one producer paced at one call per
+//! microsecond (so the writer keeps up and we measure the caller, not back-pressure),
+//! each call timed with the TSC (x86_64) or `Instant` elsewhere; prints percentiles.
 //! The timer's own floor (two back-to-back reads) is measured and reported.
 //!
-//! `cargo bench --bench latency` (set LATENCY_CALLS to change the sample count)
+//! `cargo bench --bench latency` (LATENCY_CALLS sets the calls per scenario)
 
 use std::hint::black_box;
 use std::time::{Duration, Instant};
@@ -30,11 +31,11 @@ fn ns_per_tick() -> f64 {
     (i1 - i0).as_nanos() as f64 / (t1 - t0) as f64
 }
 
-fn percentiles(name: &str, mut v: Vec<u64>, ns_per_tick: f64) {
+fn report(name: &str, mut v: Vec<u64>, ns_per_tick: f64) {
     v.sort_unstable();
     let p = |q: f64| v[((v.len() as f64 - 1.0) * q) as usize] as f64 * ns_per_tick;
     println!(
-        "{name:<22} n={:<8} p50={:>6.0} p90={:>6.0} p99={:>6.0} p99.9={:>7.0} p99.99={:>7.0} max={:>8.0} ns",
+        "{name:<28} n={:<8} p50={:>6.0} p90={:>6.0} p99={:>6.0} p99.9={:>7.0} p99.99={:>7.0} max={:>8.0} ns",
         v.len(),
         p(0.5),
         p(0.9),
@@ -45,13 +46,41 @@ fn percentiles(name: &str, mut v: Vec<u64>, ns_per_tick: f64) {
     );
 }
 
+/// Times `calls` calls of `f`, one per microsecond.
+fn paced(calls: usize, mut f: impl FnMut(u64)) -> Vec<u64> {
+    let mut lat = Vec::with_capacity(calls);
+    let pace = Duration::from_micros(1);
+    let mut next = Instant::now();
+    for i in 0..calls as u64 {
+        while Instant::now() < next {
+            std::hint::spin_loop();
+        }
+        next += pace;
+        let t0 = ticks();
+        f(i);
+        let t1 = ticks();
+        lat.push(t1 - t0);
+    }
+    lat
+}
+
+#[inline(always)]
+fn four_fields(i: u64) {
+    logkit::info!(
+        order_id = black_box(i),
+        price = black_box(1.5 + i as f64),
+        symbol = black_box("BTC-USD"),
+        ok = black_box(true),
+        "order filled"
+    );
+}
+
 fn main() {
-    // `cargo bench` passes `--bench`; `cargo test --benches` would too: keep it quick then.
     let quick = std::env::args().any(|a| a == "--test");
     let calls: usize = std::env::var("LATENCY_CALLS").ok().and_then(|v| v.parse().ok()).unwrap_or(if quick {
         10_000
     } else {
-        2_000_000
+        1_000_000
     });
     let dir = tempfile::tempdir().expect("tempdir");
     let _guard = logkit::Config::default()
@@ -62,35 +91,32 @@ fn main() {
         .expect("init");
     let npt = ns_per_tick();
 
-    let mut floor = Vec::with_capacity(calls);
-    for _ in 0..calls {
-        let t0 = ticks();
-        let t1 = ticks();
-        floor.push(t1 - t0);
-    }
-    percentiles("timer_floor", floor, npt);
-
-    let mut lat = Vec::with_capacity(calls);
-    let pace = Duration::from_micros(1);
-    let mut next = Instant::now();
-    for i in 0..calls as u64 {
-        while Instant::now() < next {
-            std::hint::spin_loop();
-        }
-        next += pace;
-        let t0 = ticks();
-        logkit::info!(
-            order_id = black_box(i),
-            price = black_box(1.5 + i as f64),
-            symbol = black_box("BTC-USD"),
-            ok = black_box(true),
-            "order filled"
-        );
-        let t1 = ticks();
-        lat.push(t1 - t0);
-    }
-    percentiles("logkit_4_fields", lat, npt);
+    report("timer_floor", paced(calls, |_| {}), npt);
+    report("disabled_debug", paced(calls, |i| logkit::debug!(i = black_box(i), "off")), npt);
+    report("four_fields", paced(calls, four_fields), npt);
     logkit::flush();
-    let lines = std::fs::read_to_string(dir.path().join("run.log")).map(|t| t.lines().count()).unwrap_or(0);
-    println!("records written: {lines} (of {calls}, with rotation at 10 MiB keeping the newest)");
+
+    // The same record with a 3-key bound context, inside a span.
+    let _ = logkit::new_context!(user = "u1", path = "/orders", region = "eu-west-1");
+    let span = logkit::span!("handle");
+    report("four_fields_ctx3_in_span", paced(calls, four_fields), npt);
+    drop(span);
+    logkit::flush();
+
+    report(
+        "span_create_drop",
+        paced(calls, |_| {
+            let _s = logkit::span!("unit");
+        }),
+        npt,
+    );
+    logkit::flush();
+    report(
+        "new_context_2_keys",
+        paced(calls, |i| {
+            let _ = logkit::new_context!(user = "u1", request = black_box(i));
+        }),
+        npt,
+    );
+    logkit::flush();
 }

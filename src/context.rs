@@ -39,6 +39,9 @@ pub(crate) struct Current {
     ids: Vec<u8>,
     /// Encoded bound keys: `new_context!`'s, then each open span's.
     fields: Vec<u8>,
+    /// The trace whose entry starts `ids`, and that entry's length.
+    ids_trace: Option<TraceId>,
+    trace_entry_len: usize,
 }
 
 impl Current {
@@ -50,15 +53,30 @@ impl Current {
             frames: Vec::new(),
             ids: Vec::new(),
             fields: Vec::new(),
+            ids_trace: None,
+            trace_entry_len: 0,
         }
     }
 
+    /// Re-encodes the ids after a change of trace or innermost span. The trace's entry
+    /// is kept when only the span changed (opening and closing spans is the common
+    /// case, and the trace id's 32 hex digits are the longest part).
     fn rebuild_ids(&mut self) {
-        self.ids.clear();
-        let Some(trace) = self.trace else { return };
-        let mut hex = [0u8; 32];
-        trace.write_hex(&mut hex);
-        entry_hex(&mut self.ids, "trace_id", &hex);
+        let Some(trace) = self.trace else {
+            self.ids.clear();
+            self.ids_trace = None;
+            return;
+        };
+        if self.ids_trace == Some(trace) {
+            self.ids.truncate(self.trace_entry_len);
+        } else {
+            self.ids.clear();
+            let mut hex = [0u8; 32];
+            trace.write_hex(&mut hex);
+            entry_hex(&mut self.ids, "trace_id", &hex);
+            self.ids_trace = Some(trace);
+            self.trace_entry_len = self.ids.len();
+        }
         if let Some(top) = self.frames.last() {
             let mut h = [0u8; 16];
             top.span_id.write_hex(&mut h);

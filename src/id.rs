@@ -224,11 +224,25 @@ fn hex_u128(s: &str) -> Option<u128> {
     Some(v)
 }
 
-fn write_hex<const N: usize>(v: u128, out: &mut [u8; N]) {
+/// Two lowercase hex digits per byte value.
+static HEX_PAIRS: [[u8; 2]; 256] = {
     const HEX: &[u8; 16] = b"0123456789abcdef";
-    for (i, b) in out.iter_mut().enumerate() {
-        let shift = 4 * (N - 1 - i);
-        *b = HEX[((v >> shift) & 0xF) as usize];
+    let mut t = [[0u8; 2]; 256];
+    let mut i = 0;
+    while i < 256 {
+        t[i] = [HEX[i >> 4], HEX[i & 0xF]];
+        i += 1;
+    }
+    t
+};
+
+/// The low `N / 2` bytes of `v` as `N` hex digits, most significant first (a table
+/// lookup per byte: ids are formatted on every span open).
+#[inline]
+fn write_hex<const N: usize>(v: u128, out: &mut [u8; N]) {
+    let bytes = v.to_be_bytes();
+    for (i, pair) in out.chunks_exact_mut(2).enumerate() {
+        pair.copy_from_slice(&HEX_PAIRS[bytes[16 - N / 2 + i] as usize]);
     }
 }
 

@@ -37,7 +37,7 @@ impl log::Log for Bridge {
             return;
         }
         let Some(rt) = runtime::get() else { return };
-        let ts = clock::now_ns();
+        let ts = clock::now();
         let target = r.target();
         let args = *r.args();
         rt.frontend.write(&mut |buf| {

@@ -32,7 +32,7 @@ pub fn log(cs: &'static Callsite, message: Option<fmt::Arguments<'_>>, fields: &
             rt
         }
     };
-    let ts = clock::now_ns();
+    let ts = clock::now();
     let flags = if message.is_some() { HAS_MESSAGE } else { 0 };
     rt.frontend.write(&mut |buf| {
         let mut enc = Encoder::begin(buf, cs.level(), flags, Some(cs), ts);

@@ -122,6 +122,7 @@ fn build(config: &Config, file: Option<FileSink>) -> Runtime {
         profile: config.profile,
         fsync: config.fsync,
         redact: Redactor::new(&config.redact),
+        clock: crate::clock::Calibration::start(),
     };
     Runtime { frontend, flush: FlushState::new(), writer_id: OnceLock::new(), pending: Mutex::new(Some((ends, wc))) }
 }

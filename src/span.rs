@@ -15,7 +15,6 @@ use std::ops::Deref;
 use std::pin::Pin;
 use std::sync::atomic::{AtomicBool, Ordering};
 use std::task::{Context as TaskContext, Poll};
-use std::time::Instant;
 
 use crate::callsite::Callsite;
 use crate::context::{self, Current, Installed};
@@ -52,7 +51,8 @@ struct Open {
     trace: TraceId,
     id: SpanId,
     parent: Option<SpanId>,
-    start: Instant,
+    /// Raw clock reading (see `clock`).
+    start: u64,
     /// `exc_info` JSON once the span failed.
     failure: Option<String>,
 }
@@ -60,12 +60,13 @@ struct Open {
 impl Open {
     fn enter(site: &'static SpanSite, name: &'static str, values: &[&dyn Value]) -> Open {
         let (trace, id, parent) = context::push_span(site.fields, values);
-        Open { site, name, trace, id, parent, start: Instant::now(), failure: None }
+        Open { site, name, trace, id, parent, start: clock::now(), failure: None }
     }
 
     /// Logs the END record and closes the span's frame.
     fn close(self, panicking: bool) {
-        let dur_ns = self.start.elapsed().as_nanos();
+        let end = clock::now();
+        let dur_ns = clock::elapsed_ns(self.start, end);
         let failure = match self.failure {
             Some(f) => Some(f),
             None if panicking => Some(take_panic_info().unwrap_or_else(|| exc_info_message("panic", "panicked"))),
@@ -79,7 +80,7 @@ impl Open {
                 return;
             }
             let Some(rt) = runtime::get() else { return };
-            let ts = clock::now_ns();
+            let ts = end;
             // Microsecond precision: 2.013 ms.
             let dur_ms = (dur_ns / 1_000) as f64 / 1_000.0;
             let fallback;
@@ -241,15 +242,8 @@ impl<T, F: Future<Output = (T, Outcome)>> Future for Captured<F> {
         if this.open.is_none() {
             let pre = this.values.take();
             let (trace, id, parent) = context::push_span_encoded(pre.as_deref());
-            this.open = Some(Open {
-                site: this.site,
-                name: this.name,
-                trace,
-                id,
-                parent,
-                start: Instant::now(),
-                failure: None,
-            });
+            this.open =
+                Some(Open { site: this.site, name: this.name, trace, id, parent, start: clock::now(), failure: None });
         }
         // SAFETY: see above.
         let inner = unsafe { Pin::new_unchecked(&mut this.inner) };
@@ -458,7 +452,7 @@ pub(crate) fn log_panic(exc: &str) {
     if !filter::enabled_dynamic(Level::Error, PANIC_CS.target()) {
         return;
     }
-    let ts = clock::now_ns();
+    let ts = clock::now();
     rt.frontend.write(&mut |buf| {
         let mut enc = Encoder::begin(buf, Level::Error, HAS_MESSAGE, Some(&PANIC_CS), ts);
         enc.raw_str("panic");

@@ -29,6 +29,9 @@ use crate::sink::file::FileSink;
 
 /// How often partly filled producer buffers are stolen while logging is active.
 const STEAL_INTERVAL: Duration = Duration::from_millis(1);
+/// The longest a record waits in a busy thread's buffer before the writer steals it
+/// (an idle thread's buffer is stolen at the next tick).
+const MAX_PENDING_MS: u64 = 10;
 /// Park time right after activity.
 const ACTIVE_WAIT: Duration = Duration::from_millis(1);
 /// Park time once idle for a while: bounds the idle CPU cost and how long a lone
@@ -100,6 +103,7 @@ pub(crate) struct Writer {
     pretty: bool,
     fsync: Fsync,
     redact: Redactor,
+    clock: crate::clock::Calibration,
     ts: TimestampCache,
     sites: json::Sites,
     /// Rendered JSON lines for the file (and the `prod` console).
@@ -112,6 +116,7 @@ pub(crate) struct Writer {
     spare: Vec<Vec<u8>>,
     scratch: Vec<u8>,
     last_steal: Instant,
+    started: Instant,
     last_activity: Instant,
     unsynced_since: Option<Instant>,
 }
@@ -123,6 +128,7 @@ pub(crate) struct WriterConfig {
     pub(crate) profile: Profile,
     pub(crate) fsync: Fsync,
     pub(crate) redact: Redactor,
+    pub(crate) clock: crate::clock::Calibration,
 }
 
 impl Writer {
@@ -148,6 +154,7 @@ impl Writer {
             pretty: cfg.profile == Profile::Dev,
             fsync: cfg.fsync,
             redact: cfg.redact,
+            clock: cfg.clock,
             ts: TimestampCache::default(),
             sites: json::Sites::default(),
             file_out: Vec::with_capacity(1 << 20),
@@ -158,6 +165,7 @@ impl Writer {
             spare: Vec::new(),
             scratch: Vec::with_capacity(256),
             last_steal: now,
+            started: now,
             last_activity: now,
             unsynced_since: None,
         }
@@ -184,6 +192,7 @@ impl Writer {
 
     /// One pass of the loop. Returns whether there was anything to do.
     fn step(&mut self) -> bool {
+        self.clock.maybe_refresh();
         let flush_ticket = self.flush.requested.load(Ordering::Acquire);
         let flushing = flush_ticket > self.flush_done();
         let now = Instant::now();
@@ -222,7 +231,7 @@ impl Writer {
         self.frontend.slots(&mut self.slots);
         for i in 0..self.slots.len() {
             let slot = self.slots[i].clone();
-            if !flushing && !slot.is_dirty() {
+            if !flushing && !slot.should_steal(self.ms_since_start(), MAX_PENDING_MS) {
                 continue;
             }
             let guard = if flushing { self.lock_for_flush(&slot) } else { slot.try_lock() };
@@ -238,8 +247,13 @@ impl Writer {
                 self.batches.push(full);
             }
             guard.clear_dirty();
+            slot.stolen();
         }
         self.slots.clear();
+    }
+
+    fn ms_since_start(&self) -> u64 {
+        self.started.elapsed().as_millis() as u64 + 1
     }
 
     fn drain_ring(&mut self) {
@@ -277,6 +291,9 @@ impl Writer {
     }
 
     fn render(&mut self, rec: &view::RecordView<'_>) {
+        let mut rec = rec.clone();
+        rec.timestamp_ns = self.clock.unix_ns(rec.timestamp_ns);
+        let rec = &rec;
         let want_json = self.file.is_some() || (self.console.is_some() && !self.pretty);
         if want_json {
             let start = self.file_out.len();
@@ -334,7 +351,7 @@ impl Writer {
     fn internal_record(&mut self, cs: &'static Callsite, n: u64, event: &str) {
         let mut scratch = std::mem::take(&mut self.scratch);
         scratch.clear();
-        let mut enc = Encoder::begin(&mut scratch, Level::Warn, crate::record::HAS_MESSAGE, Some(cs), clock::now_ns());
+        let mut enc = Encoder::begin(&mut scratch, Level::Warn, crate::record::HAS_MESSAGE, Some(cs), clock::now());
         enc.raw_str(event);
         enc.context(&[]);
         enc.values().u64(n);
