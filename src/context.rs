@@ -252,15 +252,16 @@ pub(crate) fn new_context(
         None => take_env_traceparent().map(|tp| TraceStart { trace_id: tp.trace_id, parent_id: Some(tp.parent_id) }),
     };
     let start = given.unwrap_or_else(|| TraceStart { trace_id: TraceId::random(), parent_id: None });
-    let mut fields = Vec::new();
-    encode_fields(&mut fields, names, values);
+    // Encoded in place: the context's buffers are reused, so a work unit's start
+    // allocates nothing once the thread has seen one of its size. (A `Display` impl
+    // that logs while being encoded here logs without context: the context is busy.)
     with_current(|c| {
         c.trace = Some(start.trace_id);
         c.remote_parent = start.parent_id;
         c.root_span = None;
         c.frames.clear();
         c.fields.clear();
-        c.fields.extend_from_slice(&fields);
+        encode_fields(&mut c.fields, names, values);
         c.rebuild_ids();
     });
     // Reported inside the new context, so the warning carries the trace that replaced
