@@ -19,14 +19,10 @@ fn thread_cpu_ns(name: &str) -> Option<u64> {
 
 fn main() {
     let quick = std::env::args().any(|a| a == "--test");
-    let secs: u64 =
-        std::env::var("IDLE_SECS").ok().and_then(|v| v.parse().ok()).unwrap_or(if quick { 1 } else { 10 });
+    let secs: u64 = std::env::var("IDLE_SECS").ok().and_then(|v| v.parse().ok()).unwrap_or(if quick { 1 } else { 10 });
     let dir = tempfile::tempdir().expect("tempdir");
-    let _guard = logkit::Config::default()
-        .file(dir.path().join("run.log"))
-        .console(logkit::Console::Off)
-        .init()
-        .expect("init");
+    let _guard =
+        logkit::Config::default().file(dir.path().join("run.log")).console(logkit::Console::Off).init().expect("init");
     logkit::info!("one record, then silence");
     logkit::flush();
     let before = thread_cpu_ns("logkit-writer").expect("writer thread");
@@ -35,10 +31,5 @@ fn main() {
     let after = thread_cpu_ns("logkit-writer").expect("writer thread");
     let cpu_s = (after - before) as f64 / 1e9;
     let wall = t0.elapsed().as_secs_f64();
-    println!(
-        "idle writer: {:.1} ms CPU over {:.1} s = {:.3} % of a core",
-        cpu_s * 1e3,
-        wall,
-        100.0 * cpu_s / wall
-    );
+    println!("idle writer: {:.1} ms CPU over {:.1} s = {:.3} % of a core", cpu_s * 1e3, wall, 100.0 * cpu_s / wall);
 }

@@ -355,13 +355,10 @@ pub(crate) fn pop_span<R>(span_id: SpanId, f: impl FnOnce(Option<(&[u8], &[u8])>
         c.fields.drain(start..end);
         let removed = end - start;
         c.frames.remove(pos);
-        // Spans opened inside this one and still open now hang off its parent.
-        let new_parent = if pos == 0 { c.remote_parent } else { Some(c.frames[pos - 1].span_id) };
+        // Spans opened inside this one and still open keep it as their parent: a
+        // span's parent is fixed when it opens (as in OpenTelemetry).
         for fr in &mut c.frames[pos..] {
             fr.fields_at -= removed;
-            if fr.parent == Some(span_id) {
-                fr.parent = new_parent;
-            }
         }
         c.rebuild_ids();
         (r, true)

@@ -243,3 +243,18 @@ macro_rules! __ctx_munch {
         $crate::__ctx_munch!(@$m ($($a)*) [$($n,)* $crate::__field_name!($($k).+)] [$($v,)* $($k).+] $($($rest)*)?)
     };
 }
+
+/// The outcome of a `#[capture]`d fn's return value: the most specific impl in
+/// `__private::outcome` for its type (autoref specialisation: one `&` per level, most
+/// specific first; the depth lives here, next to the impls). Not API.
+#[doc(hidden)]
+#[macro_export]
+macro_rules! __outcome {
+    ($ret:expr) => {{
+        #[allow(unused_imports)]
+        use $crate::__private::outcome::{
+            ViaAny as _, ViaDisplay as _, ViaDynError as _, ViaDynErrorSend as _, ViaError as _, ViaResult as _,
+        };
+        (&&&&&&$crate::__private::outcome::Wrap($ret)).__logkit_outcome()
+    }};
+}

@@ -60,8 +60,9 @@ pub fn new_context_with<T: IntoTraceContext>(trace: T, names: &[&str], values: &
     context::new_context(Some(trace.into_trace_context()), names, values)
 }
 
-/// The span name `#[capture]` uses: the path of the function that contains `f` (a
-/// local fn item), without closure segments. Not API.
+/// The span name `#[capture]` uses: the path of the function that contains the local
+/// fn item named by `local_fn_path`, without `{{closure}}` segments or generic
+/// arguments (`app::Cache<_>::get` → `app::Cache::get`). Not API.
 pub fn fn_path(local_fn_path: &'static str) -> &'static str {
     let mut p = local_fn_path;
     if let Some(i) = p.rfind("::") {
@@ -70,5 +71,71 @@ pub fn fn_path(local_fn_path: &'static str) -> &'static str {
     while let Some(stripped) = p.strip_suffix("::{{closure}}") {
         p = stripped;
     }
-    p
+    if !p.contains("{{closure}}") && !p.contains("<_") {
+        return p;
+    }
+    clean_path(p)
+}
+
+/// The slow path of [`fn_path`]: builds the cleaned name once per distinct input.
+#[cold]
+fn clean_path(p: &'static str) -> &'static str {
+    use std::collections::HashMap;
+    use std::sync::{Mutex, OnceLock};
+    static CLEANED: OnceLock<Mutex<HashMap<&'static str, &'static str>>> = OnceLock::new();
+    let map = CLEANED.get_or_init(|| Mutex::new(HashMap::new()));
+    let mut map = match map.lock() {
+        Ok(m) => m,
+        Err(e) => e.into_inner(),
+    };
+    if let Some(c) = map.get(p) {
+        return c;
+    }
+    let without_closures = p.replace("::{{closure}}", "");
+    // Drop `<_, _>` argument lists (a generic impl's inferred parameters), keeping
+    // `<A as B>` qualified paths.
+    let mut out = String::with_capacity(without_closures.len());
+    let mut rest = without_closures.as_str();
+    while let Some(i) = rest.find("<_") {
+        out.push_str(&rest[..i]);
+        let mut depth = 0;
+        let mut end = rest.len();
+        for (j, c) in rest[i..].char_indices() {
+            match c {
+                '<' => depth += 1,
+                '>' => {
+                    depth -= 1;
+                    if depth == 0 {
+                        end = i + j + 1;
+                        break;
+                    }
+                }
+                _ => {}
+            }
+        }
+        rest = &rest[end..];
+    }
+    out.push_str(rest);
+    // One leaked string per distinct captured fn: bounded by the program's code.
+    let cleaned: &'static str = Box::leak(out.into_boxed_str());
+    map.insert(p, cleaned);
+    cleaned
+}
+
+#[cfg(test)]
+mod tests {
+    use super::fn_path;
+
+    #[test]
+    fn fn_paths_lose_closures_and_inferred_generics() {
+        assert_eq!(fn_path("app::orders::place::__logkit_here"), "app::orders::place");
+        assert_eq!(fn_path("app::run::{{closure}}::__logkit_here"), "app::run");
+        assert_eq!(fn_path("app::outer::{{closure}}::{{closure}}::inner::__logkit_here"), "app::outer::inner");
+        assert_eq!(fn_path("app::Cache<_>::get::__logkit_here"), "app::Cache::get");
+        assert_eq!(fn_path("app::Map<_, _>::get::__logkit_here"), "app::Map::get");
+        assert_eq!(
+            fn_path("<app::Shop as app::Inventory>::count::__logkit_here"),
+            "<app::Shop as app::Inventory>::count"
+        );
+    }
 }

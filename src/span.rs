@@ -59,6 +59,7 @@ struct Open {
 
 impl Open {
     fn enter(site: &'static SpanSite, name: &'static str, values: &[&dyn Value]) -> Open {
+        clear_stale_panic();
         let (trace, id, parent) = context::push_span(site.fields, values);
         Open { site, name, trace, id, parent, start: clock::now(), failure: None }
     }
@@ -240,6 +241,7 @@ impl<T, F: Future<Output = (T, Outcome)>> Future for Captured<F> {
         let this = unsafe { self.get_unchecked_mut() };
         let _installed = Installed::new(&mut this.ctx);
         if this.open.is_none() {
+            clear_stale_panic();
             let pre = this.values.take();
             let (trace, id, parent) = context::push_span_encoded(pre.as_deref());
             this.open =
@@ -286,9 +288,10 @@ pub enum Outcome {
     Error(String),
 }
 
-/// Autoref specialisation: `(&&&&&Wrap(&ret)).__logkit_outcome()` picks the most
-/// specific of these for the return value's type, at the `#[capture]` expansion site.
-/// Not API.
+/// Autoref specialisation: `__outcome!(&ret)` expands to
+/// `(&&&&&&Wrap(&ret)).__logkit_outcome()`, which picks the most specific of these
+/// for the return value's type, at the `#[capture]` expansion site (one `&` per level,
+/// most specific first). Not API.
 #[doc(hidden)]
 pub mod outcome {
     use super::*;
@@ -297,11 +300,11 @@ pub mod outcome {
     #[doc(hidden)]
     pub struct Wrap<'a, R>(pub &'a R);
 
-    /// `Result<T, E: Error>`: message and `source()` chain.
+    /// `Result<T, E: Error>`: type, message and `source()` chain.
     pub trait ViaError {
         fn __logkit_outcome(&self) -> Outcome;
     }
-    impl<T, E: Error + 'static> ViaError for &&&&Wrap<'_, Result<T, E>> {
+    impl<T, E: Error + 'static> ViaError for &&&&&Wrap<'_, Result<T, E>> {
         fn __logkit_outcome(&self) -> Outcome {
             match self.0 {
                 Ok(_) => Outcome::Success,
@@ -315,7 +318,7 @@ pub mod outcome {
     pub trait ViaDynErrorSend {
         fn __logkit_outcome(&self) -> Outcome;
     }
-    impl<T, E: Deref<Target = dyn Error + Send + Sync + 'static>> ViaDynErrorSend for &&&Wrap<'_, Result<T, E>> {
+    impl<T, E: Deref<Target = dyn Error + Send + Sync + 'static>> ViaDynErrorSend for &&&&Wrap<'_, Result<T, E>> {
         fn __logkit_outcome(&self) -> Outcome {
             match self.0 {
                 Ok(_) => Outcome::Success,
@@ -328,7 +331,7 @@ pub mod outcome {
     pub trait ViaDynError {
         fn __logkit_outcome(&self) -> Outcome;
     }
-    impl<T, E: Deref<Target = dyn Error + 'static>> ViaDynError for &&Wrap<'_, Result<T, E>> {
+    impl<T, E: Deref<Target = dyn Error + 'static>> ViaDynError for &&&Wrap<'_, Result<T, E>> {
         fn __logkit_outcome(&self) -> Outcome {
             match self.0 {
                 Ok(_) => Outcome::Success,
@@ -337,11 +340,11 @@ pub mod outcome {
         }
     }
 
-    /// `Result<T, E: Display>`: the message.
+    /// `Result<T, E: Display>`: type and message.
     pub trait ViaDisplay {
         fn __logkit_outcome(&self) -> Outcome;
     }
-    impl<T, E: Display> ViaDisplay for &Wrap<'_, Result<T, E>> {
+    impl<T, E: Display> ViaDisplay for &&Wrap<'_, Result<T, E>> {
         fn __logkit_outcome(&self) -> Outcome {
             match self.0 {
                 Ok(_) => Outcome::Success,
@@ -350,8 +353,20 @@ pub mod outcome {
         }
     }
 
-    /// Anything else (including `Result<T, E>` with an `E` that is not even `Display`,
-    /// whose `Err` is still an error).
+    /// Any other `Result<T, E>`: an `Err` is still an error, described by its type.
+    pub trait ViaResult {
+        fn __logkit_outcome(&self) -> Outcome;
+    }
+    impl<T, E> ViaResult for &Wrap<'_, Result<T, E>> {
+        fn __logkit_outcome(&self) -> Outcome {
+            match self.0 {
+                Ok(_) => Outcome::Success,
+                Err(_) => Outcome::Error(exc_info_message(std::any::type_name::<E>(), "an error that is not Display")),
+            }
+        }
+    }
+
+    /// Anything that is not a `Result`: success.
     pub trait ViaAny {
         fn __logkit_outcome(&self) -> Outcome;
     }
@@ -436,6 +451,22 @@ pub(crate) fn stash_panic(exc: String) {
     let _ = LAST_PANIC.try_with(|p| {
         if let Ok(mut p) = p.try_borrow_mut() {
             *p = Some(exc);
+        }
+    });
+}
+
+/// A panic stashed before a span opened cannot be the one that ends it: forget it
+/// (a panic the hook did not see, e.g. after the app replaced the hook, then ends the
+/// span with a generic "panicked").
+fn clear_stale_panic() {
+    if std::thread::panicking() {
+        return;
+    }
+    let _ = LAST_PANIC.try_with(|p| {
+        if let Ok(mut p) = p.try_borrow_mut() {
+            if p.is_some() {
+                *p = None;
+            }
         }
     });
 }

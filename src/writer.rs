@@ -241,7 +241,7 @@ impl Writer {
             self.drain_ring();
             let inner = guard.inner();
             if !inner.buf.is_empty() {
-                let fresh = self.spare.pop().unwrap_or_else(|| Vec::with_capacity(BUFFER_CAPACITY));
+                let fresh = self.spare.pop().unwrap_or_else(crate::frontend::touched_buffer);
                 let full = std::mem::replace(&mut inner.buf, fresh);
                 inner.records = 0;
                 self.batches.push(full);
@@ -322,12 +322,12 @@ impl Writer {
     fn recycle(&mut self, mut buf: Vec<u8>) {
         buf.clear();
         if buf.capacity() > 4 * BUFFER_CAPACITY {
-            buf = Vec::with_capacity(BUFFER_CAPACITY);
+            buf = crate::frontend::touched_buffer();
         }
         if self.spare.len() < 4 {
             self.spare.push(buf);
         } else {
-            let _ = self.ends.free_tx.try_send(buf);
+            self.frontend.recycle(buf);
         }
     }
 

@@ -326,13 +326,7 @@ fn expand(attr: TokenStream2, f: ItemFn) -> syn::Result<TokenStream2> {
 /// `logkit::__private::outcome` for its type (autoref specialisation).
 fn outcome_of(ret: &Ident) -> TokenStream2 {
     quote_spanned! {Span::mixed_site()=>
-        {
-            #[allow(unused_imports)]
-            use ::logkit::__private::outcome::{
-                ViaAny as _, ViaDisplay as _, ViaDynError as _, ViaDynErrorSend as _, ViaError as _,
-            };
-            (&&&&&::logkit::__private::outcome::Wrap(&#ret)).__logkit_outcome()
-        }
+        ::logkit::__outcome!(&#ret)
     }
 }
 
