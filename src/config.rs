@@ -306,6 +306,25 @@ fn parse_mode(v: &str) -> Result<u32, &'static str> {
     }
 }
 
+/// Parses one knob's value as the environment would (`LOG_LEVEL` included): for the
+/// fuzz targets and tests. `Err` is the reason shown to the user.
+pub(crate) fn check_knob(name: &str, value: &str) -> Result<(), String> {
+    let r = match name {
+        "LOG_PROFILE" => parse_profile(value).map(drop),
+        "LOG_SAMPLE" => parse_sample(value).map(drop),
+        "LOG_ROTATE_MB" => parse_rotate(value).map(drop),
+        "LOG_BUFFER" => parse_buffer(value).map(drop),
+        "LOG_OVERFLOW" => parse_overflow(value).map(drop),
+        "LOG_FSYNC" => parse_fsync(value).map(drop),
+        "LOG_CONSOLE" => parse_console(value).map(drop),
+        "LOG_FILE_MODE" => parse_mode(value).map(drop),
+        "LOG_REDACT" => Ok(drop(parse_redact(value))),
+        "LOG_LEVEL" => return Directives::parse(value, LevelFilter::Info).map(drop).map_err(|e| e.0),
+        _ => Err("not a logkit knob"),
+    };
+    r.map_err(str::to_owned)
+}
+
 fn parse_redact(v: &str) -> Vec<String> {
     v.split(',').map(|k| k.trim().to_owned()).filter(|k| !k.is_empty()).collect()
 }

@@ -60,6 +60,96 @@ pub fn new_context_with<T: IntoTraceContext>(trace: T, names: &[&str], values: &
     context::new_context(Some(trace.into_trace_context()), names, values)
 }
 
+/// Entry points for the fuzz targets in `fuzz/` (and tests): the private encoder,
+/// renderer and parsers behind stable signatures. Not API.
+pub mod fuzz {
+    use crate::record::{view, Encoder, HAS_MESSAGE, HAS_TARGET, INLINE_KEYS};
+    use crate::render::time::TimestampCache;
+    use crate::render::{json, pretty, Redactor};
+    use crate::value::ValueEncoder;
+
+    /// A field value for [`render`].
+    #[derive(Clone, Debug)]
+    pub enum FuzzValue {
+        /// `null`
+        Null,
+        /// a boolean
+        Bool(bool),
+        /// an unsigned integer
+        U64(u64),
+        /// a signed integer
+        I64(i64),
+        /// a 128-bit unsigned integer
+        U128(u128),
+        /// a 128-bit signed integer
+        I128(i128),
+        /// a float
+        F64(f64),
+        /// a string
+        Str(String),
+    }
+
+    /// Encodes one record (message, context entries, fields with inline keys) the way
+    /// a call site does, then renders it as the writer does: returns the JSON line
+    /// (with its `\n`) and the pretty console line (without colour).
+    pub fn render(
+        timestamp_ns: u64,
+        target: &str,
+        message: &str,
+        context: &[(String, FuzzValue)],
+        fields: &[(String, FuzzValue)],
+        redact: &[&str],
+    ) -> (Vec<u8>, Vec<u8>) {
+        fn put(e: &mut ValueEncoder<'_>, v: &FuzzValue) {
+            match v {
+                FuzzValue::Null => e.null(),
+                FuzzValue::Bool(b) => e.bool(*b),
+                FuzzValue::U64(x) => e.u64(*x),
+                FuzzValue::I64(x) => e.i64(*x),
+                FuzzValue::U128(x) => e.u128(*x),
+                FuzzValue::I128(x) => e.i128(*x),
+                FuzzValue::F64(x) => e.f64(*x),
+                FuzzValue::Str(s) => e.str(s),
+            }
+        }
+        let mut ctx = Vec::new();
+        for (k, v) in context {
+            ctx.extend_from_slice(&(k.len() as u32).to_ne_bytes());
+            ctx.extend_from_slice(k.as_bytes());
+            put(&mut ValueEncoder::new(&mut ctx), v);
+        }
+        let mut buf = Vec::new();
+        let mut enc =
+            Encoder::begin(&mut buf, crate::Level::Info, HAS_TARGET | HAS_MESSAGE | INLINE_KEYS, None, timestamp_ns);
+        enc.raw_str(target);
+        enc.raw_str(message);
+        enc.context(&ctx);
+        for (k, v) in fields {
+            enc.raw_str(k);
+            put(&mut enc.values(), v);
+        }
+        enc.finish();
+        let redact = Redactor::new(redact);
+        let mut ts = TimestampCache::default();
+        let (mut j, mut p) = (Vec::new(), Vec::new());
+        for rec in view::records(&buf) {
+            json::write_record(&mut j, &rec, &redact, &mut ts);
+            pretty::write_record(&mut p, &rec, &redact, false, &mut ts);
+        }
+        (j, p)
+    }
+
+    /// `LOG_LEVEL` directives: the normalised form, or the error message.
+    pub fn parse_directives(s: &str) -> Result<String, String> {
+        crate::level::Directives::parse(s, crate::LevelFilter::Info).map(|d| d.to_string()).map_err(|e| e.0)
+    }
+
+    /// One env knob's value (`LOG_SAMPLE`, `LOG_FSYNC`, ...): `Err` is the reason.
+    pub fn check_knob(name: &str, value: &str) -> Result<(), String> {
+        crate::config::check_knob(name, value)
+    }
+}
+
 /// The span name `#[capture]` uses: the path of the function that contains the local
 /// fn item named by `local_fn_path`, without `{{closure}}` segments or generic
 /// arguments (`app::Cache<_>::get` → `app::Cache::get`). Not API.
