@@ -318,7 +318,10 @@ pub(crate) fn check_knob(name: &str, value: &str) -> Result<(), String> {
         "LOG_FSYNC" => parse_fsync(value).map(drop),
         "LOG_CONSOLE" => parse_console(value).map(drop),
         "LOG_FILE_MODE" => parse_mode(value).map(drop),
-        "LOG_REDACT" => Ok(drop(parse_redact(value))),
+        "LOG_REDACT" => {
+            parse_redact(value);
+            Ok(())
+        }
         "LOG_LEVEL" => return Directives::parse(value, LevelFilter::Info).map(drop).map_err(|e| e.0),
         _ => Err("not a logkit knob"),
     };
