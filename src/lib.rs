@@ -68,6 +68,7 @@ pub use crate::context::{
 pub use crate::filter::{set_level, set_sample};
 pub use crate::id::{ParseIdError, SpanId, TraceId, TraceParent};
 pub use crate::level::{Directives, Level, LevelFilter};
+pub use crate::record::encode::MAX_VALUE_BYTES;
 pub use crate::runtime::{flush, init, Guard};
 pub use crate::span::Span;
 pub use crate::value::{debug, display, DebugValue, DisplayValue, Value, ValueEncoder};

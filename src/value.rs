@@ -9,7 +9,7 @@ use std::fmt;
 use std::rc::Rc;
 use std::sync::Arc;
 
-use crate::record::encode::{tag, VecWriter};
+use crate::record::encode::{push_capped, tag, VecWriter};
 use crate::record::Tag;
 
 /// A value that can be a field of a record.
@@ -81,12 +81,15 @@ impl<'a> ValueEncoder<'a> {
         tag(self.buf, Tag::Null);
     }
 
-    /// A string (escaped when rendered).
+    /// A string (escaped when rendered), capped at [`MAX_VALUE_BYTES`](crate::MAX_VALUE_BYTES).
     #[inline]
     pub fn str(&mut self, v: &str) {
         tag(self.buf, Tag::Str);
-        self.buf.extend_from_slice(&(v.len() as u32).to_ne_bytes());
-        self.buf.extend_from_slice(v.as_bytes());
+        let at = self.buf.len();
+        self.buf.extend_from_slice(&[0; 4]);
+        push_capped(self.buf, v);
+        let n = (self.buf.len() - at - 4) as u32;
+        self.buf[at..at + 4].copy_from_slice(&n.to_ne_bytes());
     }
 
     /// A string produced by formatting, written straight into the record.
@@ -125,7 +128,9 @@ impl<'a> ValueEncoder<'a> {
         let at = self.buf.len();
         self.buf.extend_from_slice(&[0; 4]);
         // A formatting error from a user's impl leaves what it wrote so far.
-        let _ = f(&mut VecWriter(self.buf));
+        let mut w = VecWriter::new(self.buf);
+        let _ = f(&mut w);
+        w.finish();
         let n = (self.buf.len() - at - 4) as u32;
         self.buf[at..at + 4].copy_from_slice(&n.to_ne_bytes());
     }

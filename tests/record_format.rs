@@ -245,3 +245,24 @@ fn message_is_optional_when_fields_are_given() {
     assert_eq!(recs[0]["only"], "fields");
     assert_eq!(recs[0]["event"], "");
 }
+
+#[test]
+fn a_huge_value_is_capped_with_a_truncation_marker() {
+    if common::is_child("a_huge_value_is_capped_with_a_truncation_marker") {
+        let huge = "é".repeat(3 << 20); // 6 MiB of two-byte characters
+        logkit::info!(s = huge.as_str(), d = %huge, "{}", huge);
+        logkit::info!("after");
+        return;
+    }
+    let recs = records_of("a_huge_value_is_capped_with_a_truncation_marker", &[("LOG_ROTATE_MB", "0")]);
+    assert_eq!(recs.len(), 2);
+    let cap = logkit::MAX_VALUE_BYTES;
+    for key in ["s", "d", "event"] {
+        let v = recs[0][key].as_str().unwrap();
+        let (kept, marker) = v.split_at(v.find('…').expect("truncation marker"));
+        assert_eq!(kept.len(), cap, "{key}: kept {} bytes", kept.len());
+        assert!(kept.chars().all(|c| c == 'é'), "{key}: cut inside a character");
+        assert_eq!(marker, format!("…[truncated {} bytes]", (6 << 20) - cap), "{key}");
+    }
+    assert_eq!(recs[1]["event"], "after");
+}

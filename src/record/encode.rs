@@ -49,11 +49,14 @@ impl<'a> Encoder<'a> {
         len
     }
 
-    /// A length-prefixed string (no tag).
+    /// A length-prefixed string (no tag), capped at [`MAX_VALUE_BYTES`].
     #[inline]
     pub(crate) fn raw_str(&mut self, s: &str) {
-        self.buf.extend_from_slice(&(s.len() as u32).to_ne_bytes());
-        self.buf.extend_from_slice(s.as_bytes());
+        let at = self.buf.len();
+        self.buf.extend_from_slice(&[0; 4]);
+        push_capped(self.buf, s);
+        let n = (self.buf.len() - at - 4) as u32;
+        self.buf[at..at + 4].copy_from_slice(&n.to_ne_bytes());
     }
 
     /// A length-prefixed string produced by formatting (no tag).
@@ -64,7 +67,9 @@ impl<'a> Encoder<'a> {
         }
         let at = self.buf.len();
         self.buf.extend_from_slice(&[0; 4]);
-        let _ = fmt::Write::write_fmt(&mut VecWriter(self.buf), args);
+        let mut w = VecWriter::new(self.buf);
+        let _ = fmt::Write::write_fmt(&mut w, args);
+        w.finish();
         let n = (self.buf.len() - at - 4) as u32;
         self.buf[at..at + 4].copy_from_slice(&n.to_ne_bytes());
     }
@@ -98,11 +103,77 @@ pub(crate) fn tag(buf: &mut Vec<u8>, t: Tag) {
     buf.push(t as u8);
 }
 
-/// `fmt::Write` into a byte vector.
-pub(crate) struct VecWriter<'a>(pub(crate) &'a mut Vec<u8>);
+/// The longest value or message a record keeps: longer ones are cut (on a character
+/// boundary) and end with `…[truncated N bytes]`, so one huge field can neither take
+/// unbounded memory in the pipeline nor a whole log file.
+pub const MAX_VALUE_BYTES: usize = 4 << 20;
+
+/// Appends at most [`MAX_VALUE_BYTES`] of `s`, then the truncation marker if needed.
+#[inline]
+pub(crate) fn push_capped(buf: &mut Vec<u8>, s: &str) {
+    if s.len() <= MAX_VALUE_BYTES {
+        buf.extend_from_slice(s.as_bytes());
+    } else {
+        let cut = floor_char_boundary(s, MAX_VALUE_BYTES);
+        buf.extend_from_slice(&s.as_bytes()[..cut]);
+        push_marker(buf, s.len() - cut);
+    }
+}
+
+#[cold]
+fn push_marker(buf: &mut Vec<u8>, dropped: usize) {
+    let _ = fmt::Write::write_fmt(&mut UncappedWriter(buf), format_args!("…[truncated {dropped} bytes]"));
+}
+
+fn floor_char_boundary(s: &str, mut i: usize) -> usize {
+    while i > 0 && !s.is_char_boundary(i) {
+        i -= 1;
+    }
+    i
+}
+
+/// `fmt::Write` into a byte vector, keeping at most [`MAX_VALUE_BYTES`] of what it is
+/// given (counted from `start`); [`VecWriter::finish`] adds the truncation marker.
+pub(crate) struct VecWriter<'a> {
+    buf: &'a mut Vec<u8>,
+    start: usize,
+    dropped: usize,
+}
+
+impl<'a> VecWriter<'a> {
+    #[inline]
+    pub(crate) fn new(buf: &'a mut Vec<u8>) -> VecWriter<'a> {
+        let start = buf.len();
+        VecWriter { buf, start, dropped: 0 }
+    }
+
+    /// Appends the truncation marker if anything was cut.
+    #[inline]
+    pub(crate) fn finish(self) {
+        if self.dropped > 0 {
+            push_marker(self.buf, self.dropped);
+        }
+    }
+}
 
 impl fmt::Write for VecWriter<'_> {
     #[inline]
+    fn write_str(&mut self, s: &str) -> fmt::Result {
+        let room = MAX_VALUE_BYTES.saturating_sub(self.buf.len() - self.start);
+        if s.len() <= room && self.dropped == 0 {
+            self.buf.extend_from_slice(s.as_bytes());
+        } else {
+            let cut = if self.dropped == 0 { floor_char_boundary(s, room) } else { 0 };
+            self.buf.extend_from_slice(&s.as_bytes()[..cut]);
+            self.dropped += s.len() - cut;
+        }
+        Ok(())
+    }
+}
+
+struct UncappedWriter<'a>(&'a mut Vec<u8>);
+
+impl fmt::Write for UncappedWriter<'_> {
     fn write_str(&mut self, s: &str) -> fmt::Result {
         self.0.extend_from_slice(s.as_bytes());
         Ok(())
