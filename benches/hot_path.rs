@@ -54,6 +54,39 @@ fn hot_path(c: &mut Criterion) {
     });
     logkit::flush();
 
+    // Issue 3's comparisons: the same record with a 3-key context inside a span, a
+    // span's whole life (with its END record), and starting a work unit.
+    {
+        let _ = logkit::new_context!(user = "u1", path = "/orders", region = "eu-west-1");
+        let _span = logkit::span!("handle");
+        g.bench_function("four_fields_ctx3_in_span", |b| {
+            let mut i = 0u64;
+            b.iter(|| {
+                i += 1;
+                logkit::info!(
+                    order_id = black_box(i),
+                    price = black_box(1.5f64),
+                    symbol = black_box("BTC-USD"),
+                    ok = black_box(true),
+                    "order filled"
+                );
+            });
+        });
+    }
+    g.bench_function("span_create_drop", |b| {
+        b.iter(|| {
+            let _s = logkit::span!("unit");
+        });
+    });
+    g.bench_function("new_context_2_keys", |b| {
+        let mut i = 0u64;
+        b.iter(|| {
+            i += 1;
+            logkit::new_context!(user = "u1", request = black_box(i))
+        });
+    });
+    logkit::flush();
+
     logkit::set_sample(0.0).expect("sample");
     g.bench_function("sampled_out_info", |b| {
         b.iter(|| logkit::info!(order_id = black_box(42u64), "sampled out"));
