@@ -52,6 +52,12 @@ impl<'a> RecordView<'a> {
         Fields { bytes: self.context, names: &[], next_name: 0, inline_keys: true }
     }
 
+    /// The encoded context entries, for comparing two records' contexts.
+    #[inline]
+    pub(crate) fn context_bytes(&self) -> &'a [u8] {
+        self.context
+    }
+
     /// The record's own fields in call-site order.
     pub(crate) fn fields(&self) -> Fields<'a> {
         Fields { bytes: self.fields, names: self.names, next_name: 0, inline_keys: self.inline_keys }

@@ -58,10 +58,14 @@ struct Site {
     tail: Vec<u8>,
 }
 
-/// The writer's cache of [`Site`]s, indexed by `Callsite::render_slot() - 1`.
+/// The writer's cache of [`Site`]s, indexed by `Callsite::render_slot() - 1`, and of
+/// the last context rendered: consecutive records of a work unit share their context
+/// bytes, so comparing them (a `memcmp`) replaces escaping every bound key again.
 #[derive(Default)]
 pub(crate) struct Sites {
     sites: Vec<Site>,
+    last_ctx: Vec<u8>,
+    last_ctx_json: Vec<u8>,
 }
 
 impl Sites {
@@ -123,21 +127,29 @@ pub(crate) fn write_record_cached(
     let (Some(cs), Some(values)) = (rec.callsite, rec.values()) else {
         return write_record(out, rec, redact, ts);
     };
-    let site = sites.get(cs, redact);
-    out.extend_from_slice(b"{\"timestamp\":\"");
-    ts.write_rfc3339(out, rec.timestamp_ns);
-    out.extend_from_slice(site.level);
-    write_str(out, rec.message);
-    for (key, value) in rec.context() {
-        out.push(b',');
-        write_str(out, key);
-        out.push(b':');
-        if redact.is_redacted(key) {
-            out.extend_from_slice(REDACTED);
-        } else {
-            write_value(out, value);
+    let ctx = rec.context_bytes();
+    if ctx != sites.last_ctx.as_slice() {
+        sites.last_ctx.clear();
+        sites.last_ctx.extend_from_slice(ctx);
+        sites.last_ctx_json.clear();
+        for (key, value) in rec.context() {
+            sites.last_ctx_json.push(b',');
+            write_str(&mut sites.last_ctx_json, key);
+            sites.last_ctx_json.push(b':');
+            if redact.is_redacted(key) {
+                sites.last_ctx_json.extend_from_slice(REDACTED);
+            } else {
+                write_value(&mut sites.last_ctx_json, value);
+            }
         }
     }
+    out.extend_from_slice(b"{\"timestamp\":\"");
+    ts.write_rfc3339(out, rec.timestamp_ns);
+    let level = sites.get(cs, redact).level;
+    out.extend_from_slice(level);
+    write_str(out, rec.message);
+    out.extend_from_slice(&sites.last_ctx_json);
+    let site = sites.get(cs, redact);
     let mut start = 0;
     for (i, value) in values.enumerate() {
         let Some(&end) = site.key_ends.get(i) else { break };
