@@ -71,5 +71,7 @@ pub use crate::level::{Directives, Level, LevelFilter};
 pub use crate::record::encode::MAX_VALUE_BYTES;
 pub use crate::runtime::{flush, init, Guard};
 pub use crate::span::Span;
+#[cfg(feature = "serde")]
+pub use crate::value::Serde;
 pub use crate::value::{debug, display, DebugValue, DisplayValue, Value, ValueEncoder};
 pub use logkit_macros::capture;

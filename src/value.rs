@@ -290,3 +290,40 @@ pub fn display<T: fmt::Display + ?Sized>(v: &T) -> DisplayValue<'_, T> {
 pub fn debug<T: fmt::Debug + ?Sized>(v: &T) -> DebugValue<'_, T> {
     DebugValue(v)
 }
+
+/// A value logged as nested JSON through its `serde::Serialize` impl (feature
+/// `serde`): `info!(order = logkit::Serde(&order), "placed")`.
+///
+/// Serialized at the call site straight into the record buffer. Keys listed in
+/// `LOG_REDACT` are masked at any depth. A value that cannot be serialized (a map with
+/// non-string keys, a failing `Serialize` impl) is logged as a string describing the
+/// error; one over [`MAX_VALUE_BYTES`](crate::MAX_VALUE_BYTES) as a truncation notice.
+#[cfg(feature = "serde")]
+#[derive(Clone, Copy, Debug)]
+pub struct Serde<'a, T: ?Sized>(pub &'a T);
+
+#[cfg(feature = "serde")]
+impl<T: serde::Serialize + ?Sized> Value for Serde<'_, T> {
+    fn encode(&self, out: &mut ValueEncoder<'_>) {
+        tag(out.buf, Tag::Json);
+        let at = out.buf.len();
+        out.buf.extend_from_slice(&[0; 4]);
+        let start = out.buf.len();
+        match serde_json::to_writer(&mut *out.buf, self.0) {
+            Ok(()) if out.buf.len() - start <= crate::record::encode::MAX_VALUE_BYTES => {
+                let n = (out.buf.len() - start) as u32;
+                out.buf[at..at + 4].copy_from_slice(&n.to_ne_bytes());
+            }
+            result => {
+                // Not valid JSON to keep: replace the value by a string saying why.
+                let len = out.buf.len() - start;
+                out.buf.truncate(at - 1);
+                let why = match result {
+                    Err(e) => format!("(not serializable: {e})"),
+                    Ok(()) => format!("…[truncated: nested value of {len} bytes]"),
+                };
+                out.str(&why);
+            }
+        }
+    }
+}

@@ -35,7 +35,7 @@ pub(crate) fn write_record(out: &mut Vec<u8>, rec: &RecordView<'_>, redact: &Red
         if redact.is_redacted(key) {
             out.extend_from_slice(REDACTED);
         } else {
-            write_value(out, value);
+            write_value_redacted(out, value, redact);
         }
     }
     out.extend_from_slice(b",\"target\":");
@@ -139,7 +139,7 @@ pub(crate) fn write_record_cached(
             if redact.is_redacted(key) {
                 sites.last_ctx_json.extend_from_slice(REDACTED);
             } else {
-                write_value(&mut sites.last_ctx_json, value);
+                write_value_redacted(&mut sites.last_ctx_json, value, redact);
             }
         }
     }
@@ -158,7 +158,7 @@ pub(crate) fn write_record_cached(
         if site.redacted[i] {
             out.extend_from_slice(REDACTED);
         } else {
-            write_value(out, value);
+            write_value_redacted(out, value, redact);
         }
     }
     if std::ptr::eq(rec.target, cs.target()) {
@@ -207,6 +207,103 @@ pub(crate) fn write_value(out: &mut Vec<u8>, value: FieldValue<'_>) {
         // The encoder only stores valid JSON; an empty one would still break the line.
         FieldValue::Json(j) if j.trim_ascii().is_empty() => out.extend_from_slice(b"null"),
         FieldValue::Json(j) => escape::<JSON_VERBATIM>(out, j),
+    }
+}
+
+/// Appends one value as JSON, masking redacted keys inside nested JSON too.
+#[inline]
+pub(crate) fn write_value_redacted(out: &mut Vec<u8>, value: FieldValue<'_>, redact: &Redactor) {
+    match value {
+        FieldValue::Json(j) if !redact.is_empty() && !j.trim_ascii().is_empty() => {
+            let mut masked = Vec::new();
+            mask_nested(&mut masked, j, redact);
+            // `mask_nested` only cuts and inserts at ASCII positions of valid UTF-8.
+            escape::<JSON_VERBATIM>(out, std::str::from_utf8(&masked).unwrap_or("null"));
+        }
+        v => write_value(out, v),
+    }
+}
+
+/// Copies the JSON text `j` (valid JSON, as serde_json wrote it) to `out`, with the
+/// value of every object member whose key is redacted replaced by `"***"`, at any
+/// depth. Keys are compared as written (a key spelled with `\u` escapes is not
+/// decoded first).
+pub(crate) fn mask_nested(out: &mut Vec<u8>, j: &str, redact: &Redactor) {
+    let b = j.as_bytes();
+    let (mut i, mut copied) = (0, 0);
+    while i < b.len() {
+        if b[i] != b'"' {
+            i += 1;
+            continue;
+        }
+        let end = skip_string(b, i);
+        let colon = skip_ws(b, end);
+        if b.get(colon) == Some(&b':') && redact.is_redacted(&j[i + 1..end.saturating_sub(1).max(i + 1)]) {
+            out.extend_from_slice(&b[copied..=colon]);
+            out.extend_from_slice(REDACTED);
+            let value_end = skip_value(b, skip_ws(b, colon + 1));
+            i = value_end;
+            copied = value_end;
+        } else {
+            i = end;
+        }
+    }
+    out.extend_from_slice(&b[copied..]);
+}
+
+fn skip_ws(b: &[u8], mut i: usize) -> usize {
+    while i < b.len() && b[i].is_ascii_whitespace() {
+        i += 1;
+    }
+    i
+}
+
+/// `b[i]` is `"`: the index after the closing quote.
+fn skip_string(b: &[u8], i: usize) -> usize {
+    let mut k = i + 1;
+    while k < b.len() {
+        match b[k] {
+            b'\\' => k += 2,
+            b'"' => return k + 1,
+            _ => k += 1,
+        }
+    }
+    b.len()
+}
+
+/// The index after the JSON value starting at `i`.
+fn skip_value(b: &[u8], i: usize) -> usize {
+    match b.get(i) {
+        Some(b'"') => skip_string(b, i),
+        Some(b'{' | b'[') => {
+            let mut depth = 0usize;
+            let mut k = i;
+            while k < b.len() {
+                match b[k] {
+                    b'"' => {
+                        k = skip_string(b, k);
+                        continue;
+                    }
+                    b'{' | b'[' => depth += 1,
+                    b'}' | b']' => {
+                        depth -= 1;
+                        if depth == 0 {
+                            return k + 1;
+                        }
+                    }
+                    _ => {}
+                }
+                k += 1;
+            }
+            b.len()
+        }
+        _ => {
+            let mut k = i;
+            while k < b.len() && !matches!(b[k], b',' | b'}' | b']') && !b[k].is_ascii_whitespace() {
+                k += 1;
+            }
+            k
+        }
     }
 }
 
@@ -534,6 +631,25 @@ pub(crate) mod test_support {
 
 #[cfg(test)]
 mod tests {
+
+    #[test]
+    fn nested_redaction_masks_keys_at_any_depth_and_keeps_the_rest() {
+        let r = Redactor::new(["password", "token"]);
+        let j = r#"{"user":"ann","password":"p\"w","deep":{"token":{"a":[1,{"b":"}"}]},"list":[{"password":1}]},"n":[1,2]}"#;
+        let mut out = Vec::new();
+        mask_nested(&mut out, j, &r);
+        let text = String::from_utf8(out).unwrap();
+        let v: serde_json::Value = serde_json::from_str(&text).unwrap();
+        assert_eq!(v["user"], "ann");
+        assert_eq!(v["password"], "***");
+        assert_eq!(v["deep"]["token"], "***");
+        assert_eq!(v["deep"]["list"][0]["password"], "***");
+        assert_eq!(v["n"], serde_json::json!([1, 2]));
+        // A string value equal to a redacted key is not a key.
+        let mut out = Vec::new();
+        mask_nested(&mut out, r#"["password",{"x":"token"}]"#, &r);
+        assert_eq!(String::from_utf8(out).unwrap(), r#"["password",{"x":"token"}]"#);
+    }
 
     #[test]
     fn short_decimal_fast_path_round_trips_and_is_never_longer_than_ryu() {

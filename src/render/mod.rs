@@ -19,6 +19,12 @@ impl Redactor {
         }
     }
 
+    /// Whether no key is masked.
+    #[inline]
+    pub(crate) fn is_empty(&self) -> bool {
+        self.keys.is_empty()
+    }
+
     #[inline]
     pub(crate) fn is_redacted(&self, key: &str) -> bool {
         self.keys.iter().any(|k| k.eq_ignore_ascii_case(key))

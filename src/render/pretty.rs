@@ -135,6 +135,10 @@ impl Line<'_> {
         }
         if redact.is_redacted(key) {
             out.extend_from_slice(b"***");
+        } else if let (FieldValue::Json(j), false) = (value, redact.is_empty()) {
+            let mut masked = Vec::new();
+            crate::render::json::mask_nested(&mut masked, j, redact);
+            write_text(out, std::str::from_utf8(&masked).unwrap_or(""));
         } else {
             write_bare_value(out, value);
         }
