@@ -270,3 +270,76 @@ fn file_that_recovers_gets_held_records_and_a_count_of_the_lost_ones() {
     assert!(lost > 0, "logkit.lost reports 0 records");
     assert_eq!(s.len() as u64 + lost, MANY, "written ({}) + lost ({lost}) != logged ({MANY})", s.len());
 }
+
+#[test]
+fn copytruncate_leaves_a_valid_file_with_only_the_later_records() {
+    const NAME: &str = "copytruncate_leaves_a_valid_file_with_only_the_later_records";
+    if common::is_child(NAME) {
+        log_around(|| {
+            // logrotate's copytruncate: copy the file away, then truncate it in place.
+            std::fs::copy("run.log", "run.log.copy").unwrap();
+            std::fs::OpenOptions::new().write(true).open("run.log").unwrap().set_len(0).unwrap();
+        });
+        return;
+    }
+    let dir = common::tempdir();
+    let out = run_bounded(&mut common::child(NAME, dir.path()));
+    common::assert_success(&out);
+    let bytes = std::fs::read(dir.path().join("run.log")).unwrap();
+    assert!(!bytes.contains(&0), "the truncated file has a hole of NUL bytes (writes past the old end)");
+    assert_eq!(seqs(&common::read_jsonl(&dir.path().join("run.log"))), (1000..2000).collect::<Vec<_>>());
+    assert_eq!(seqs(&common::read_jsonl(&dir.path().join("run.log.copy"))), (0..1000).collect::<Vec<_>>());
+}
+
+/// `chattr +i`: even root cannot write to an immutable file (EPERM), which is how this
+/// test makes the open log file unwritable. Needs chattr and a filesystem that supports
+/// the flag (ext4, xfs, btrfs); the test says so and checks nothing when it cannot.
+fn set_immutable(path: &std::path::Path, on: bool) -> bool {
+    Command::new("chattr")
+        .arg(if on { "+i" } else { "-i" })
+        .arg(path)
+        .stderr(Stdio::null())
+        .status()
+        .is_ok_and(|s| s.success())
+}
+
+#[test]
+fn a_file_made_unwritable_holds_records_and_resumes_when_writable_again() {
+    const NAME: &str = "a_file_made_unwritable_holds_records_and_resumes_when_writable_again";
+    if common::is_child(NAME) {
+        let log = std::path::Path::new("run.log");
+        log_seqs(0..1000);
+        logkit::flush();
+        if !set_immutable(log, true) {
+            println!("SKIP: chattr +i is not available here");
+            return;
+        }
+        log_seqs(1000..2000); // these writes fail with EPERM: held in memory
+        logkit::flush();
+        std::thread::sleep(Duration::from_millis(300));
+        println!("APP STILL RUNNING");
+        assert!(set_immutable(log, false), "chattr -i failed");
+        std::thread::sleep(FOLLOW_WAIT); // the sink retries ~every 200 ms
+        log_seqs(2000..2100);
+        logkit::flush();
+        return;
+    }
+    let dir = common::tempdir();
+    let out = run_bounded(&mut common::child(NAME, dir.path()));
+    let log = dir.path().join("run.log");
+    set_immutable(&log, false); // never leave an undeletable file behind
+    common::assert_success(&out);
+    let stdout = String::from_utf8_lossy(&out.stdout);
+    if stdout.contains("SKIP:") {
+        eprintln!("skipped: chattr +i is not available on this machine");
+        return;
+    }
+    assert!(stdout.contains("APP STILL RUNNING"), "{stdout}");
+    let stderr = stderr_of(&out);
+    assert!(stderr.contains("run.log"), "the failure was not reported on stderr:\n{stderr}");
+    assert_eq!(
+        seqs(&common::read_jsonl(&log)),
+        (0..2100).collect::<Vec<_>>(),
+        "held records lost or reordered\n{stderr}"
+    );
+}
