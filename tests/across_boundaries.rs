@@ -9,18 +9,6 @@ use std::path::Path;
 use logkit::{info, new_context, span};
 use serde_json::Value as J;
 
-/// Runs the test `name` as a child process with `env` and returns its run.log.
-fn run_child(name: &str, env: &[(&str, &str)]) -> Vec<J> {
-    let dir = common::tempdir();
-    let mut c = common::child(name, dir.path());
-    for (k, v) in env {
-        c.env(k, v);
-    }
-    let out = common::run(c);
-    common::assert_success(&out);
-    common::read_jsonl(&dir.path().join("run.log"))
-}
-
 /// The one record with `"event" == event`.
 fn one<'a>(recs: &'a [J], event: &str) -> &'a J {
     let found = common::events(recs, event);
@@ -35,7 +23,7 @@ fn smoke() {
         logkit::thread::spawn(|| info!("in thread")).join().unwrap();
         return;
     }
-    let recs = run_child("smoke", &[]);
+    let recs = common::records_of("smoke", &[]);
     let r = one(&recs, "in thread");
     assert!(r["trace_id"].is_string(), "{r}");
     assert_eq!(r["k"], 1);
@@ -57,7 +45,7 @@ fn logkit_thread_spawn_carries_trace_span_and_keys() {
         info!("parent after");
         return;
     }
-    let recs = run_child("logkit_thread_spawn_carries_trace_span_and_keys", &[]);
+    let recs = common::records_of("logkit_thread_spawn_carries_trace_span_and_keys", &[]);
     let parent = one(&recs, "parent before");
     let child = one(&recs, "child thread");
     assert_eq!(child["trace_id"], parent["trace_id"]);
@@ -85,7 +73,7 @@ fn std_thread_spawn_does_not_inherit_the_context() {
         std::thread::spawn(|| info!("plain thread")).join().unwrap();
         return;
     }
-    let recs = run_child("std_thread_spawn_does_not_inherit_the_context", &[]);
+    let recs = common::records_of("std_thread_spawn_does_not_inherit_the_context", &[]);
     assert!(one(&recs, "parent")["trace_id"].is_string());
     let plain = one(&recs, "plain thread");
     for k in ["trace_id", "span_id", "user"] {
@@ -156,7 +144,7 @@ fn a_malformed_traceparent_env_starts_a_fresh_trace_and_is_reported() {
         info!(returned = %t, "unit");
         return;
     }
-    let recs = run_child(
+    let recs = common::records_of(
         "a_malformed_traceparent_env_starts_a_fresh_trace_and_is_reported",
         &[("TRACEPARENT", "00-00000000000000000000000000000000-00f067aa0ba902b7-01")],
     );
@@ -251,7 +239,7 @@ mod with_tokio {
             });
             return;
         }
-        check_tasks(&run_child(NAME, &[]));
+        check_tasks(&common::records_of(NAME, &[]));
     }
 
     #[test]
@@ -278,7 +266,7 @@ mod with_tokio {
             });
             return;
         }
-        check_tasks(&run_child(NAME, &[]));
+        check_tasks(&common::records_of(NAME, &[]));
     }
 
     #[test]
@@ -299,7 +287,7 @@ mod with_tokio {
             });
             return;
         }
-        let recs = run_child(NAME, &[]);
+        let recs = common::records_of(NAME, &[]);
         let spawner = one(&recs, "spawner");
         let task = one(&recs, "spawned task");
         assert_eq!(task["trace_id"], spawner["trace_id"]);

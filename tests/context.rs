@@ -11,7 +11,7 @@ const SPAN_HEX: &str = "00f067aa0ba902b7";
 const TRACEPARENT: &str = "00-4bf92f3577b34da6a3ce929d0e0e4736-00f067aa0ba902b7-01";
 
 /// Runs the test `name` as a child process and returns its run.log, raw and parsed.
-fn run_child(name: &str) -> (String, Vec<J>) {
+fn records_of(name: &str) -> (String, Vec<J>) {
     let dir = common::tempdir();
     let out = common::run(common::child(name, dir.path()));
     common::assert_success(&out);
@@ -25,27 +25,6 @@ fn one<'a>(recs: &'a [J], event: &str) -> &'a J {
     let found = common::events(recs, event);
     assert_eq!(found.len(), 1, "expected one {event:?} record in {recs:#?}");
     found[0]
-}
-
-/// The keys of a JSON line in their written order.
-fn key_order(line: &str) -> Vec<String> {
-    struct Keys<'a>(&'a mut Vec<String>);
-    impl<'de> serde::de::Visitor<'de> for Keys<'_> {
-        type Value = ();
-        fn expecting(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
-            f.write_str("an object")
-        }
-        fn visit_map<A: serde::de::MapAccess<'de>>(self, mut m: A) -> Result<(), A::Error> {
-            while let Some((k, _)) = m.next_entry::<String, serde::de::IgnoredAny>()? {
-                self.0.push(k);
-            }
-            Ok(())
-        }
-    }
-    let mut keys = Vec::new();
-    let mut de = serde_json::Deserializer::from_str(line);
-    serde::Deserializer::deserialize_map(&mut de, Keys(&mut keys)).expect("object");
-    keys
 }
 
 /// The raw line of the record whose event is `event`.
@@ -72,7 +51,7 @@ fn smoke() {
         info!(returned = %trace, "returned");
         return;
     }
-    let (_, recs) = run_child("smoke");
+    let (_, recs) = records_of("smoke");
     let hello = one(&recs, "hello");
     assert!(is_hex_id(&hello["trace_id"], 32), "{hello}");
     assert_eq!(hello["user"], "u1");
@@ -92,17 +71,17 @@ fn bound_keys_come_after_ids_and_before_the_records_fields() {
         info!(z = 1, a = 2, "in inner");
         return;
     }
-    let (text, recs) = run_child("bound_keys_come_after_ids_and_before_the_records_fields");
+    let (text, recs) = records_of("bound_keys_come_after_ids_and_before_the_records_fields");
     assert_eq!(
-        key_order(line_of(&text, "no span")),
+        common::key_order(line_of(&text, "no span")),
         ["timestamp", "level", "event", "trace_id", "user", "path", "z", "a", "target"]
     );
     assert_eq!(
-        key_order(line_of(&text, "in outer")),
+        common::key_order(line_of(&text, "in outer")),
         ["timestamp", "level", "event", "trace_id", "span_id", "user", "path", "okey", "z", "a", "target"]
     );
     assert_eq!(
-        key_order(line_of(&text, "in inner")),
+        common::key_order(line_of(&text, "in inner")),
         [
             "timestamp",
             "level",
@@ -137,7 +116,7 @@ fn every_later_record_carries_the_bound_keys() {
         logkit::error!("failed");
         return;
     }
-    let (_, recs) = run_child("every_later_record_carries_the_bound_keys");
+    let (_, recs) = records_of("every_later_record_carries_the_bound_keys");
     assert_eq!(recs.len(), 7, "{recs:#?}");
     let trace = &recs[0]["trace_id"];
     assert!(is_hex_id(trace, 32));
@@ -163,7 +142,7 @@ fn a_second_new_context_replaces_the_first() {
         info!("after span guard dropped");
         return;
     }
-    let (_, recs) = run_child("a_second_new_context_replaces_the_first");
+    let (_, recs) = records_of("a_second_new_context_replaces_the_first");
     let first = one(&recs, "first");
     let second = one(&recs, "second");
     assert_eq!(first["trace_id"], first["returned"]);
@@ -192,12 +171,12 @@ fn records_before_any_context_carry_no_trace() {
         info!("after");
         return;
     }
-    let (text, recs) = run_child("records_before_any_context_carry_no_trace");
+    let (text, recs) = records_of("records_before_any_context_carry_no_trace");
     let before = one(&recs, "before");
     for k in ["trace_id", "span_id", "parent_span_id", "user"] {
         assert!(before.get(k).is_none(), "{k} in {before}");
     }
-    assert_eq!(key_order(line_of(&text, "before")), ["timestamp", "level", "event", "n", "target"]);
+    assert_eq!(common::key_order(line_of(&text, "before")), ["timestamp", "level", "event", "n", "target"]);
     assert!(is_hex_id(&one(&recs, "after")["trace_id"], 32));
 }
 
@@ -216,7 +195,7 @@ fn continues_a_trace_given_as_a_trace_id_value() {
         info!("by reference");
         return;
     }
-    let (_, recs) = run_child("continues_a_trace_given_as_a_trace_id_value");
+    let (_, recs) = records_of("continues_a_trace_given_as_a_trace_id_value");
     for ev in ["by value", "in span", "by reference"] {
         assert_eq!(one(&recs, ev)["trace_id"], TRACE_HEX, "{ev}");
     }
@@ -242,7 +221,7 @@ fn continues_a_trace_given_as_a_hex_string() {
         info!("from String");
         return;
     }
-    let (_, recs) = run_child("continues_a_trace_given_as_a_hex_string");
+    let (_, recs) = records_of("continues_a_trace_given_as_a_hex_string");
     assert_eq!(one(&recs, "from str")["trace_id"], TRACE_HEX);
     assert_eq!(one(&recs, "from str")["via"], "str");
     assert_eq!(one(&recs, "from &String")["trace_id"], "0af7651916cd43dd8448eb211c80319c");
@@ -273,7 +252,7 @@ fn continues_a_traceparent_and_its_spans_hang_off_the_remote_span() {
         info!("in span of a String traceparent");
         return;
     }
-    let (_, recs) = run_child("continues_a_traceparent_and_its_spans_hang_off_the_remote_span");
+    let (_, recs) = records_of("continues_a_traceparent_and_its_spans_hang_off_the_remote_span");
     assert!(recs.iter().all(|r| r["trace_id"] == TRACE_HEX), "{recs:#?}");
     assert_eq!(one(&recs, "no span yet")["user"], "u1");
     let outer = one(&recs, "in outer");
@@ -301,7 +280,7 @@ fn a_malformed_trace_id_starts_a_fresh_trace_and_is_reported_once() {
         }
         return;
     }
-    let (_, recs) = run_child("a_malformed_trace_id_starts_a_fresh_trace_and_is_reported_once");
+    let (_, recs) = records_of("a_malformed_trace_id_starts_a_fresh_trace_and_is_reported_once");
     let after = common::events(&recs, "after bad");
     assert_eq!(after.len(), 3, "{recs:#?}");
     let mut traces = Vec::new();
@@ -345,7 +324,7 @@ fn traceparent_is_none_outside_a_context_and_names_the_innermost_span() {
         drop(outer);
         return;
     }
-    let (_, recs) = run_child("traceparent_is_none_outside_a_context_and_names_the_innermost_span");
+    let (_, recs) = records_of("traceparent_is_none_outside_a_context_and_names_the_innermost_span");
     let root = one(&recs, "root");
     let trace = root["trace_id"].as_str().unwrap();
     let tp = root["tp"].as_str().unwrap();

@@ -1,48 +1,13 @@
 //! The record: key order, timestamp, levels, values, escaping, redaction.
 mod common;
 
-use serde_json::Value as J;
-
-/// Runs `name` as a child with `env`, returns the records it wrote to run.log.
-fn records_of(name: &str, env: &[(&str, &str)]) -> Vec<J> {
-    let dir = common::tempdir();
-    let mut c = common::child(name, dir.path());
-    for (k, v) in env {
-        c.env(k, v);
-    }
-    let out = common::run(c);
-    common::assert_success(&out);
-    common::read_jsonl(&dir.path().join("run.log"))
-}
-
-/// The keys of a JSON line in their written order.
-fn key_order(line: &str) -> Vec<String> {
-    let mut keys = Vec::new();
-    let mut de = serde_json::Deserializer::from_str(line);
-    struct Keys<'a>(&'a mut Vec<String>);
-    impl<'de> serde::de::Visitor<'de> for Keys<'_> {
-        type Value = ();
-        fn expecting(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
-            f.write_str("an object")
-        }
-        fn visit_map<A: serde::de::MapAccess<'de>>(self, mut m: A) -> Result<(), A::Error> {
-            while let Some((k, _)) = m.next_entry::<String, serde::de::IgnoredAny>()? {
-                self.0.push(k);
-            }
-            Ok(())
-        }
-    }
-    serde::Deserializer::deserialize_map(&mut de, Keys(&mut keys)).expect("object");
-    keys
-}
-
 #[test]
 fn smoke() {
     if common::is_child("smoke") {
         logkit::info!(order_id = 42, price = 1.5, symbol = "BTC", ok = true, "order filled");
         return;
     }
-    let recs = records_of("smoke", &[]);
+    let recs = common::records_of("smoke", &[]);
     assert_eq!(recs.len(), 1);
     let r = &recs[0];
     assert_eq!(r["level"], "info");
@@ -63,7 +28,7 @@ fn keys_come_in_contract_order() {
     let out = common::run(common::child("keys_come_in_contract_order", dir.path()));
     common::assert_success(&out);
     let text = std::fs::read_to_string(dir.path().join("run.log")).unwrap();
-    let keys = key_order(text.lines().next().unwrap());
+    let keys = common::key_order(text.lines().next().unwrap());
     assert_eq!(keys, ["timestamp", "level", "event", "z", "a", "m", "target"]);
 }
 
@@ -74,7 +39,7 @@ fn timestamp_is_rfc3339_utc_with_microseconds() {
         return;
     }
     let before = std::time::SystemTime::now().duration_since(std::time::UNIX_EPOCH).unwrap().as_secs();
-    let recs = records_of("timestamp_is_rfc3339_utc_with_microseconds", &[]);
+    let recs = common::records_of("timestamp_is_rfc3339_utc_with_microseconds", &[]);
     let after = std::time::SystemTime::now().duration_since(std::time::UNIX_EPOCH).unwrap().as_secs();
     let ts = recs[0]["timestamp"].as_str().unwrap();
     // 2026-11-24T07:02:51.123456Z
@@ -107,7 +72,7 @@ fn levels_are_lowercase_and_warn_is_warning() {
         logkit::error!("e");
         return;
     }
-    let recs = records_of("levels_are_lowercase_and_warn_is_warning", &[("LOG_LEVEL", "trace")]);
+    let recs = common::records_of("levels_are_lowercase_and_warn_is_warning", &[("LOG_LEVEL", "trace")]);
     let levels: Vec<_> = recs.iter().map(|r| r["level"].as_str().unwrap().to_owned()).collect();
     assert_eq!(levels, ["trace", "debug", "info", "warning", "error"]);
 }
@@ -201,7 +166,7 @@ fn megabyte_string_is_one_valid_line() {
         logkit::info!("after");
         return;
     }
-    let recs = records_of("megabyte_string_is_one_valid_line", &[]);
+    let recs = common::records_of("megabyte_string_is_one_valid_line", &[]);
     assert_eq!(recs.len(), 2);
     let big = recs[0]["big"].as_str().unwrap();
     assert_eq!(big.len(), 1 << 20);
@@ -215,7 +180,7 @@ fn redacted_keys_are_masked_whatever_the_value_type() {
         logkit::info!(password = "hunter2", token = 12345, api_key = %"k", Authorization = "Bearer x", user = "ann");
         return;
     }
-    let recs = records_of("redacted_keys_are_masked_whatever_the_value_type", &[]);
+    let recs = common::records_of("redacted_keys_are_masked_whatever_the_value_type", &[]);
     let r = &recs[0];
     for k in ["password", "token", "api_key", "Authorization"] {
         assert_eq!(r[k], "***", "{k} not masked: {r}");
@@ -230,7 +195,7 @@ fn target_is_module_path_unless_given() {
         logkit::info!(target: "audit::login", "explicit target");
         return;
     }
-    let recs = records_of("target_is_module_path_unless_given", &[]);
+    let recs = common::records_of("target_is_module_path_unless_given", &[]);
     assert_eq!(recs[0]["target"], "record_format");
     assert_eq!(recs[1]["target"], "audit::login");
 }
@@ -241,7 +206,7 @@ fn message_is_optional_when_fields_are_given() {
         logkit::info!(only = "fields");
         return;
     }
-    let recs = records_of("message_is_optional_when_fields_are_given", &[]);
+    let recs = common::records_of("message_is_optional_when_fields_are_given", &[]);
     assert_eq!(recs[0]["only"], "fields");
     assert_eq!(recs[0]["event"], "");
 }
@@ -254,7 +219,7 @@ fn a_huge_value_is_capped_with_a_truncation_marker() {
         logkit::info!("after");
         return;
     }
-    let recs = records_of("a_huge_value_is_capped_with_a_truncation_marker", &[("LOG_ROTATE_MB", "0")]);
+    let recs = common::records_of("a_huge_value_is_capped_with_a_truncation_marker", &[("LOG_ROTATE_MB", "0")]);
     assert_eq!(recs.len(), 2);
     let cap = logkit::MAX_VALUE_BYTES;
     for key in ["s", "d", "event"] {

@@ -2,6 +2,8 @@
 //! singleton, so each configuration gets a fresh process) and reading `run.log`.
 #![allow(dead_code)]
 
+pub mod alloc;
+
 use std::path::{Path, PathBuf};
 use std::process::{Command, Output};
 
@@ -108,4 +110,38 @@ pub fn assert_success(out: &Output) {
         String::from_utf8_lossy(&out.stdout),
         String::from_utf8_lossy(&out.stderr)
     );
+}
+
+/// Runs the test `name` as a child process with `env` (in a fresh directory) and
+/// returns the records of its `run.log`.
+pub fn records_of(name: &str, env: &[(&str, &str)]) -> Vec<serde_json::Value> {
+    let dir = tempdir();
+    let mut c = child(name, dir.path());
+    for (k, v) in env {
+        c.env(k, v);
+    }
+    let out = run(c);
+    assert_success(&out);
+    read_jsonl(&dir.path().join("run.log"))
+}
+
+/// The keys of a JSON line in their written order (`serde_json::Value` sorts them).
+pub fn key_order(line: &str) -> Vec<String> {
+    struct Keys<'a>(&'a mut Vec<String>);
+    impl<'de> serde::de::Visitor<'de> for Keys<'_> {
+        type Value = ();
+        fn expecting(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+            f.write_str("an object")
+        }
+        fn visit_map<A: serde::de::MapAccess<'de>>(self, mut m: A) -> Result<(), A::Error> {
+            while let Some((k, _)) = m.next_entry::<String, serde::de::IgnoredAny>()? {
+                self.0.push(k);
+            }
+            Ok(())
+        }
+    }
+    let mut keys = Vec::new();
+    let mut de = serde_json::Deserializer::from_str(line);
+    serde::Deserializer::deserialize_map(&mut de, Keys(&mut keys)).expect("a JSON object");
+    keys
 }
