@@ -181,9 +181,15 @@ impl Writer {
                 Ok(true) => {}
                 Ok(false) => self.wait(),
                 Err(_) => {
-                    eprintln!("logkit: internal error in the writer thread; continuing");
+                    // What was being processed is dropped, and counted: it is reported
+                    // as `logkit.lost` with the next pass.
+                    let pending: u64 =
+                        self.batches.iter().map(|b| view::records(b).count() as u64).sum::<u64>() + self.file_records;
+                    eprintln!("logkit: internal error in the writer thread; {pending} records dropped; continuing");
+                    self.frontend.orphaned.fetch_add(pending, Ordering::Relaxed);
                     self.batches.clear();
                     self.file_out.clear();
+                    self.file_records = 0;
                     self.console_out.clear();
                 }
             }
