@@ -190,3 +190,57 @@ fn block_mode_with_a_tiny_ring_drops_nothing() {
     assert_eq!(acc.dropped_records, 0, "a logkit.dropped record in block mode");
     assert_eq!(acc.written, THREADS * PER_THREAD);
 }
+
+#[test]
+fn block_mode_behind_a_stalled_console_neither_hangs_nor_loses_a_record() {
+    const NAME: &str = "block_mode_behind_a_stalled_console_neither_hangs_nor_loses_a_record";
+    if common::is_child(NAME) {
+        burst(THREADS, PER_THREAD);
+        return;
+    }
+    // As above, but lossless: the console pipe is not read until the producers are
+    // done. A console that waited on its reader would stop the writer, fill the ring
+    // and block the producers for ever; the console gives up on a stalled reader
+    // after a bounded wait instead, and the file keeps every record.
+    let dir = common::tempdir();
+    let env = [("LOG_BUFFER", "16"), ("LOG_CONSOLE", "stdout"), ("LOG_PROFILE", "prod")];
+    let mut child =
+        child_with(NAME, dir.path(), &env).stdout(Stdio::piped()).stderr(Stdio::piped()).spawn().expect("spawn child");
+    let pid = child.id();
+    // If the producers never finish, kill the child so the test fails instead of hanging.
+    let (done_tx, done_rx) = std::sync::mpsc::channel::<()>();
+    let watchdog = std::thread::spawn(move || {
+        if done_rx.recv_timeout(std::time::Duration::from_secs(120)).is_err() {
+            // SAFETY: `kill` on our own child's pid; at worst the process is gone.
+            unsafe { libc::kill(pid as i32, libc::SIGKILL) };
+        }
+    });
+    let mut err = BufReader::new(child.stderr.take().expect("stderr"));
+    let mut stderr = String::new();
+    let mut line = String::new();
+    while err.read_line(&mut line).expect("read stderr") > 0 {
+        stderr.push_str(&line);
+        if line.trim_end() == PRODUCERS_DONE {
+            break;
+        }
+        line.clear();
+    }
+    let _ = done_tx.send(());
+    watchdog.join().expect("watchdog");
+    assert!(stderr.contains(PRODUCERS_DONE), "the producers hung behind the stalled console:\n{stderr}");
+    let mut stdout = child.stdout.take().expect("stdout");
+    let reader = std::thread::spawn(move || {
+        let mut buf = Vec::new();
+        stdout.read_to_end(&mut buf).expect("read stdout");
+        buf
+    });
+    err.read_to_string(&mut stderr).expect("read stderr");
+    let status = child.wait().expect("wait");
+    let stdout = reader.join().expect("stdout reader");
+    let out = Output { status, stdout, stderr: stderr.into_bytes() };
+    assert!(out.status.success(), "{}", show(&out));
+    let acc = account(&all_records(dir.path()));
+    assert_eq!((acc.written, acc.dropped), (THREADS * PER_THREAD, 0), "block mode lost records");
+    let console = String::from_utf8_lossy(&out.stdout);
+    assert!(console.contains("the console reader stalled"), "no note about the skipped console lines");
+}

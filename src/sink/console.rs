@@ -68,6 +68,29 @@ pub(crate) struct ConsoleSink {
     failed: bool,
     /// The thread in which `SIGPIPE` was blocked (the first writer's), if any yet.
     sigpipe_blocked_in: Option<ThreadId>,
+    /// A pipe or socket: a reader that stops reading can make writes block, so they
+    /// are bounded (see [`STALL_TIMEOUT`]). Regular files and terminals are not.
+    bounded: bool,
+    /// Lines not shown because the reader stalled, since the console last caught up.
+    skipped_lines: u64,
+}
+
+/// How long one batch may wait for a pipe reader (`| less` left at a prompt, a
+/// stopped `tail`): then the console skips lines until the pipe drains, so the writer
+/// thread — and behind it, in block mode, the application — never waits on it for
+/// longer. The file still gets every record.
+pub(crate) const STALL_TIMEOUT: std::time::Duration = std::time::Duration::from_secs(1);
+
+/// Whether `fd` is a pipe or a socket.
+fn is_pipe_or_socket(fd: RawFd) -> bool {
+    // SAFETY: `st` is a valid out-pointer for `fstat`; a bad `fd` only returns -1.
+    let mut st: libc::stat = unsafe { std::mem::zeroed() };
+    // SAFETY: as above.
+    if unsafe { libc::fstat(fd, &mut st) } != 0 {
+        return false;
+    }
+    let kind = st.st_mode & libc::S_IFMT;
+    kind == libc::S_IFIFO || kind == libc::S_IFSOCK
 }
 
 impl ConsoleSink {
@@ -80,7 +103,15 @@ impl ConsoleSink {
     /// for the sink's life or be a closed descriptor number not reused meanwhile (a
     /// closed one only makes the writes fail with `EBADF`).
     fn from_fd(fd: RawFd, stream: Stream, color: bool) -> ConsoleSink {
-        ConsoleSink { fd, stream, color, failed: false, sigpipe_blocked_in: None }
+        ConsoleSink {
+            fd,
+            stream,
+            color,
+            failed: false,
+            sigpipe_blocked_in: None,
+            bounded: is_pipe_or_socket(fd),
+            skipped_lines: 0,
+        }
     }
 
     /// Whether colour suits `stream` by default; see [`color_default`].
@@ -103,8 +134,31 @@ impl ConsoleSink {
         if self.sigpipe_blocked_in.is_none() {
             self.sigpipe_blocked_in = block_sigpipe_in_this_thread();
         }
-        if let Err(err) = write_all(self.fd, bytes) {
-            self.fail(&err);
+        if !self.bounded {
+            if let Err(err) = write_all(self.fd, bytes) {
+                self.fail(&err);
+            }
+            return;
+        }
+        if self.skipped_lines > 0 {
+            // Stalled before: show nothing until the reader has made room again.
+            if !poll_writable(self.fd, 0) {
+                self.skipped_lines += count_lines(bytes);
+                return;
+            }
+            let note = format!(
+                "logkit: the console reader stalled; {} lines were not shown here (the log file has them)\n",
+                self.skipped_lines
+            );
+            self.skipped_lines = 0;
+            if let Err(Some(err)) = write_bounded(self.fd, note.as_bytes()) {
+                return self.fail(&err);
+            }
+        }
+        match write_bounded(self.fd, bytes) {
+            Ok(()) => {}
+            Err(None) => self.skipped_lines += count_lines(bytes).max(1),
+            Err(Some(err)) => self.fail(&err),
         }
     }
 
@@ -148,6 +202,50 @@ fn write_all(fd: RawFd, bytes: &[u8]) -> io::Result<()> {
                 }
             }
         }
+    }
+    Ok(())
+}
+
+fn count_lines(bytes: &[u8]) -> u64 {
+    bytes.iter().filter(|&&b| b == b'\n').count() as u64
+}
+
+/// Whether `fd` can take a write without blocking, waiting at most `timeout_ms`.
+fn poll_writable(fd: RawFd, timeout_ms: i32) -> bool {
+    let mut pfd = libc::pollfd { fd, events: libc::POLLOUT, revents: 0 };
+    loop {
+        // SAFETY: `pfd` is a valid `pollfd` that lives across the call; count 1.
+        let r = unsafe { libc::poll(&mut pfd, 1, timeout_ms) };
+        if r > 0 {
+            return true; // writable, or an error the next write reports
+        }
+        if r == 0 || io::Error::last_os_error().raw_os_error() != Some(libc::EINTR) {
+            return false;
+        }
+    }
+}
+
+/// Writes `bytes` to a pipe or socket in pieces the kernel takes without blocking
+/// (at most `PIPE_BUF`, cut after a newline where one falls in the piece), each after
+/// `poll` says there is room, within [`STALL_TIMEOUT`] for the whole batch.
+/// `Err(None)`: the reader stalled (the rest is dropped); `Err(Some(e))`: `e` failed.
+fn write_bounded(fd: RawFd, bytes: &[u8]) -> Result<(), Option<io::Error>> {
+    const PIECE: usize = libc::PIPE_BUF;
+    let deadline = std::time::Instant::now() + STALL_TIMEOUT;
+    let mut rest = bytes;
+    while !rest.is_empty() {
+        let left = deadline.saturating_duration_since(std::time::Instant::now());
+        if !poll_writable(fd, left.as_millis().min(i32::MAX as u128) as i32) {
+            return Err(None);
+        }
+        let mut n = rest.len().min(PIECE);
+        if n < rest.len() {
+            if let Some(nl) = rest[..n].iter().rposition(|&b| b == b'\n') {
+                n = nl + 1;
+            }
+        }
+        write_all(fd, &rest[..n]).map_err(Some)?;
+        rest = &rest[n..];
     }
     Ok(())
 }
