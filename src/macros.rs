@@ -17,13 +17,13 @@ macro_rules! event {
     };
 }
 
-/// Logs at TRACE. Same syntax as [`info!`].
+/// Logs at TRACE. Same syntax as [`info!`](crate::info!).
 #[macro_export]
 macro_rules! trace {
     ($($rest:tt)*) => { $crate::event!($crate::Level::Trace, $($rest)*) };
 }
 
-/// Logs at DEBUG. Same syntax as [`info!`].
+/// Logs at DEBUG. Same syntax as [`info!`](crate::info!).
 #[macro_export]
 macro_rules! debug {
     ($($rest:tt)*) => { $crate::event!($crate::Level::Debug, $($rest)*) };
@@ -50,13 +50,13 @@ macro_rules! info {
     ($($rest:tt)*) => { $crate::event!($crate::Level::Info, $($rest)*) };
 }
 
-/// Logs at WARN (written as `"level":"warning"`). Same syntax as [`info!`].
+/// Logs at WARN (written as `"level":"warning"`). Same syntax as [`info!`](crate::info!).
 #[macro_export]
 macro_rules! warn {
     ($($rest:tt)*) => { $crate::event!($crate::Level::Warn, $($rest)*) };
 }
 
-/// Logs at ERROR. Same syntax as [`info!`].
+/// Logs at ERROR. Same syntax as [`info!`](crate::info!).
 #[macro_export]
 macro_rules! error {
     ($($rest:tt)*) => { $crate::event!($crate::Level::Error, $($rest)*) };
