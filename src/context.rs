@@ -106,12 +106,16 @@ impl Current {
     }
 }
 
-/// A context entry whose value is a hex id.
+/// A context entry whose value is a hex id: the same bytes `ValueEncoder::str` would
+/// write, in one go (ids are re-encoded on every span open and close).
+#[inline]
 fn entry_hex(out: &mut Vec<u8>, key: &str, hex: &[u8]) {
+    out.reserve(9 + key.len() + hex.len());
     out.extend_from_slice(&(key.len() as u32).to_ne_bytes());
     out.extend_from_slice(key.as_bytes());
-    // `hex` is ASCII.
-    ValueEncoder::new(out).str(std::str::from_utf8(hex).unwrap_or(""));
+    out.push(crate::record::Tag::Str as u8);
+    out.extend_from_slice(&(hex.len() as u32).to_ne_bytes());
+    out.extend_from_slice(hex);
 }
 
 /// Appends `key value` entries for bound keys.
