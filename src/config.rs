@@ -299,7 +299,7 @@ fn parse_console(v: &str) -> Result<Console, &'static str> {
 
 fn parse_mode(v: &str) -> Result<u32, &'static str> {
     let t = v.trim();
-    let t = t.strip_prefix("0o").unwrap_or(t);
+    let t = t.strip_prefix("0o").or_else(|| t.strip_prefix("0O")).unwrap_or(t);
     match u32::from_str_radix(t, 8) {
         Ok(m) if m <= 0o777 => Ok(m),
         _ => Err("expected octal permission bits such as 600 or 640"),
@@ -323,6 +323,8 @@ pub(crate) fn check_knob(name: &str, value: &str) -> Result<(), String> {
             Ok(())
         }
         "LOG_LEVEL" => return Directives::parse(value, LevelFilter::Info).map(drop).map_err(|e| e.0),
+        // Any path (empty disables the file); any endpoint (reserved for OTLP).
+        "LOG_FILE" | "LOG_OTLP" => Ok(()),
         _ => Err("not a logkit knob"),
     };
     r.map_err(str::to_owned)

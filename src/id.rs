@@ -175,7 +175,9 @@ impl TraceParent {
         let err = || ParseIdError::new("traceparent", s);
         let t = s.trim();
         let b = t.as_bytes();
-        if b.len() < 55 || b[2] != b'-' || b[35] != b'-' || b[52] != b'-' {
+        // The fixed-position slices below need ASCII there: a multi-byte character
+        // would put a slice end inside it (and panic).
+        if b.len() < 55 || !b[..55].is_ascii() || b[2] != b'-' || b[35] != b'-' || b[52] != b'-' {
             return Err(err());
         }
         let lower_hex = |p: &str| p.bytes().all(|c| c.is_ascii_digit() || (b'a'..=b'f').contains(&c));
@@ -295,6 +297,8 @@ mod tests {
             "ff-4bf92f3577b34da6a3ce929d0e0e4736-00f067aa0ba902b7-01",
             "00-4bf92f3577b34da6a3ce929d0e0e4736-00f067aa0ba902b7-01-extra",
             "00_4bf92f3577b34da6a3ce929d0e0e4736_00f067aa0ba902b7_01",
+            // Found by the `trace_ids` fuzz target: a slice end inside a character.
+            "00-4bf92f3577b34da6a3ce929d0e0e4736-00f067aa0ba902b7-0é",
         ] {
             assert!(TraceParent::parse(bad).is_err() || bad.len() == 32, "{bad}");
             if bad.len() != 32 || bad.starts_with("0000") || bad.ends_with('g') {
