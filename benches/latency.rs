@@ -96,6 +96,40 @@ fn main() {
     report("four_fields", paced(calls, four_fields), npt);
     logkit::flush();
 
+    // How the caller's cost grows with the number of fields and the record's size.
+    report("message_only", paced(calls, |_| logkit::info!("order filled")), npt);
+    logkit::flush();
+    report(
+        "eight_fields",
+        paced(calls, |i| {
+            logkit::info!(
+                a = black_box(i),
+                b = black_box(2.5f64),
+                c = black_box("BTC-USD"),
+                d = black_box(true),
+                e = black_box(i + 1),
+                f = black_box(-3i64),
+                g = black_box("venue-7"),
+                h = black_box(false),
+                "order filled"
+            )
+        }),
+        npt,
+    );
+    logkit::flush();
+    let s64 = "x".repeat(64);
+    let s1k = "x".repeat(1024);
+    report("one_str_64_bytes", paced(calls, |_| logkit::info!(s = black_box(s64.as_str()), "sized")), npt);
+    logkit::flush();
+    report("one_str_1_kib", paced(calls / 4, |_| logkit::info!(s = black_box(s1k.as_str()), "sized")), npt);
+    logkit::flush();
+    report(
+        "display_and_debug",
+        paced(calls, |i| logkit::info!(user = %black_box("ann"), req = ?black_box((i, "x")), "handled")),
+        npt,
+    );
+    logkit::flush();
+
     // The same record with a 3-key bound context, inside a span.
     let _ = logkit::new_context!(user = "u1", path = "/orders", region = "eu-west-1");
     let span = logkit::span!("handle");
