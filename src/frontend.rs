@@ -18,7 +18,7 @@
 //! order it was filled. The writer only `try_lock`s during periodic steals, so an
 //! owner blocked on a full ring (holding its lock) never deadlocks the writer.
 
-use std::cell::{Cell, OnceCell};
+use std::cell::{Cell, OnceCell, RefCell};
 use std::sync::atomic::{AtomicU64, Ordering};
 use std::sync::{Arc, Mutex, OnceLock};
 use std::thread::Thread;
@@ -301,7 +301,15 @@ impl Frontend {
             Ok(s) => s,
             Err(p) => p.into_inner(),
         };
-        slots.retain(|s| Arc::strong_count(s) > 1 || s.is_dirty());
+        // `strong_count` is a relaxed load: the fence orders the `dirty` load after
+        // it, pairing with the release decrement of the exiting thread's `Arc`, so a
+        // slot is never pruned with records its thread wrote just before exiting.
+        slots.retain(|s| {
+            Arc::strong_count(s) > 1 || {
+                std::sync::atomic::fence(Ordering::Acquire);
+                s.is_dirty()
+            }
+        });
         out.extend(slots.iter().cloned());
     }
 
@@ -346,11 +354,22 @@ impl Frontend {
     pub(crate) fn write(&'static self, encode: &mut dyn FnMut(&mut Vec<u8>)) {
         let done = LOCAL.try_with(|local| {
             if local.busy.get() {
-                return false; // re-entered from a `Display` impl of this thread's record
+                // Re-entered from a `Display` impl of this thread's record: the record
+                // goes to the side buffer, which follows the outer record into the
+                // thread's buffer, so the thread's order is kept (outer, then inner).
+                return match local.side.try_borrow_mut() {
+                    Ok(mut side) => {
+                        encode(&mut side);
+                        local.side_records.set(local.side_records.get() + 1);
+                        true
+                    }
+                    Err(_) => false, // deeper re-entrancy: a buffer of its own
+                };
             }
             let slot = local.slot.get_or_init(|| self.register());
             local.busy.set(true);
             let _busy = BusyReset(&local.busy);
+            local.clear_side(); // leftovers of an outer record that panicked
             let mut guard = slot.lock();
             let inner = guard.inner();
             if self.is_full(inner) && !self.hand_off(inner) {
@@ -363,9 +382,13 @@ impl Frontend {
             undo.to = usize::MAX; // committed
             drop(undo);
             inner.records += 1;
+            let mut added = 1;
+            if local.side_records.get() > 0 {
+                added += self.append_side(local, inner);
+            }
             slot.dirty.store(true, Ordering::Relaxed);
             // Only this thread writes `appended`: a load and a store, no RMW.
-            slot.appended.store(slot.appended.load(Ordering::Relaxed).wrapping_add(1), Ordering::Relaxed);
+            slot.appended.store(slot.appended.load(Ordering::Relaxed).wrapping_add(added), Ordering::Relaxed);
             if self.is_full(inner) {
                 // Block mode never fails; drop mode keeps the full buffer and retries
                 // at the next record.
@@ -406,8 +429,54 @@ impl Frontend {
         true
     }
 
-    /// For records that cannot use the thread's slot (re-entrant logging from a
-    /// `Display` impl, or logging from a thread-local destructor): a buffer of their own.
+    /// Moves the records logged from inside the record just written (its `Display`
+    /// impls logged) after it. Returns how many.
+    #[cold]
+    fn append_side(&self, local: &Local, inner: &mut SlotInner) -> u64 {
+        let n = local.side_records.replace(0);
+        if let Ok(mut side) = local.side.try_borrow_mut() {
+            inner.buf.extend_from_slice(&side);
+            inner.records += n;
+            side.clear();
+            if side.capacity() > BUFFER_CAPACITY {
+                side.shrink_to(BUFFER_SLACK);
+            }
+        }
+        u64::from(n)
+    }
+
+    /// A thread is exiting: what its buffer holds goes to the ring now, before any
+    /// record that a later thread-local destructor logs (which can no longer use the
+    /// slot), so the thread's order is kept.
+    fn retire(&self, slot: &Slot) {
+        let mut guard = slot.lock();
+        let inner = guard.inner();
+        if inner.buf.is_empty() {
+            return;
+        }
+        let full = std::mem::take(&mut inner.buf);
+        let records = std::mem::take(&mut inner.records);
+        guard.clear_dirty();
+        drop(guard);
+        let sent = match self.overflow {
+            Overflow::Block => self.ring_tx.send(full).is_ok(),
+            Overflow::Drop => match self.ring_tx.try_send(full) {
+                Ok(()) => true,
+                Err(TrySendError::Full(_)) => {
+                    self.dropped.fetch_add(u64::from(records), Ordering::Relaxed);
+                    return;
+                }
+                Err(TrySendError::Disconnected(_)) => false,
+            },
+        };
+        if !sent {
+            self.orphaned.fetch_add(u64::from(records), Ordering::Relaxed);
+        }
+    }
+
+    /// For records that cannot use the thread's slot (logging from a thread-local
+    /// destructor after the slot is gone, deeply re-entrant logging): a buffer of their
+    /// own.
     #[cold]
     #[inline(never)]
     fn write_unbuffered(&self, encode: &mut dyn FnMut(&mut Vec<u8>)) {
@@ -462,10 +531,33 @@ struct Local {
     slot: OnceCell<Arc<Slot>>,
     /// Set while this thread encodes a record (detects re-entrant logging).
     busy: Cell<bool>,
+    /// Records logged while encoding another (from its `Display` impls).
+    side: RefCell<Vec<u8>>,
+    side_records: Cell<u32>,
+}
+
+impl Local {
+    fn clear_side(&self) {
+        if self.side_records.replace(0) > 0 {
+            if let Ok(mut side) = self.side.try_borrow_mut() {
+                side.clear();
+            }
+        }
+    }
+}
+
+impl Drop for Local {
+    fn drop(&mut self) {
+        if let (Some(slot), Some(rt)) = (self.slot.get(), crate::runtime::get()) {
+            rt.frontend.retire(slot);
+        }
+    }
 }
 
 thread_local! {
-    static LOCAL: Local = const { Local { slot: OnceCell::new(), busy: Cell::new(false) } };
+    static LOCAL: Local = const {
+        Local { slot: OnceCell::new(), busy: Cell::new(false), side: RefCell::new(Vec::new()), side_records: Cell::new(0) }
+    };
 }
 
 /// Whether the calling thread is in the middle of encoding a record (its slot is

@@ -396,6 +396,12 @@ impl Writer {
 
     /// Step 4: fsync per policy; always on flush.
     fn sync(&mut self, flushing: bool) {
+        if flushing {
+            if let Some(c) = &mut self.console {
+                // A console that stalled says how much it skipped (bounded wait).
+                c.catch_up(100);
+            }
+        }
         let Some(f) = &mut self.file else { return };
         let due = match (self.fsync, self.unsynced_since) {
             (_, _) if flushing => true,

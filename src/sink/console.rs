@@ -140,25 +140,44 @@ impl ConsoleSink {
             }
             return;
         }
-        if self.skipped_lines > 0 {
+        if self.skipped_lines > 0 && !self.catch_up(0) {
             // Stalled before: show nothing until the reader has made room again.
-            if !poll_writable(self.fd, 0) {
-                self.skipped_lines += count_lines(bytes);
-                return;
-            }
-            let note = format!(
-                "logkit: the console reader stalled; {} lines were not shown here (the log file has them)\n",
-                self.skipped_lines
-            );
-            self.skipped_lines = 0;
-            if let Err(Some(err)) = write_bounded(self.fd, note.as_bytes()) {
-                return self.fail(&err);
-            }
+            self.skipped_lines += count_lines(bytes);
+            return;
         }
         match write_bounded(self.fd, bytes) {
             Ok(()) => {}
             Err(None) => self.skipped_lines += count_lines(bytes).max(1),
             Err(Some(err)) => self.fail(&err),
+        }
+    }
+
+    /// After a stall: once the reader has made room (waiting at most `wait_ms`), says
+    /// how many lines were skipped. Returns whether the console is writable again.
+    /// The writer also calls this at each flush, so the note is not lost when nothing
+    /// else is logged after the stall.
+    pub(crate) fn catch_up(&mut self, wait_ms: i32) -> bool {
+        if self.skipped_lines == 0 || self.failed {
+            return !self.failed;
+        }
+        if !poll_writable(self.fd, wait_ms) {
+            return false;
+        }
+        let note = format!(
+            "logkit: the console reader stalled; {} lines were not shown here (the log file has them)\n",
+            self.skipped_lines
+        );
+        self.skipped_lines = 0;
+        match write_bounded(self.fd, note.as_bytes()) {
+            Ok(()) => true,
+            Err(None) => {
+                self.skipped_lines = 1;
+                false
+            }
+            Err(Some(err)) => {
+                self.fail(&err);
+                false
+            }
         }
     }
 
