@@ -96,6 +96,31 @@ fn main() {
     report("four_fields", paced(calls, four_fields), npt);
     logkit::flush();
 
+    // Two producers, each paced at one call per µs: the second thread's percentiles.
+    // (On 2 cores, two spinning producers and the writer share the machine.)
+    {
+        let stop = std::sync::Arc::new(std::sync::atomic::AtomicBool::new(false));
+        let other = {
+            let stop = stop.clone();
+            std::thread::spawn(move || {
+                let mut next = Instant::now();
+                let mut i = 0u64;
+                while !stop.load(std::sync::atomic::Ordering::Relaxed) {
+                    while Instant::now() < next {
+                        std::hint::spin_loop();
+                    }
+                    next += Duration::from_micros(1);
+                    four_fields(i);
+                    i += 1;
+                }
+            })
+        };
+        report("four_fields_2_producers", paced(calls, four_fields), npt);
+        stop.store(true, std::sync::atomic::Ordering::Relaxed);
+        other.join().expect("second producer");
+        logkit::flush();
+    }
+
     // How the caller's cost grows with the number of fields and the record's size.
     report("message_only", paced(calls, |_| logkit::info!("order filled")), npt);
     logkit::flush();
