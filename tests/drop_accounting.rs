@@ -125,6 +125,46 @@ fn drop_mode_writes_or_counts_every_record() {
     println!("written {}, dropped {} in {} reports", acc.written, acc.dropped, acc.dropped_records);
 }
 
+/// Runs `name` with its console on a stdout pipe that nobody reads until the child
+/// prints [`PRODUCERS_DONE`] on stderr (no timing involved); then drains both pipes
+/// and waits. A child that never gets there is killed after two minutes, so a hang
+/// fails the test instead of stalling it.
+fn run_with_unread_console(name: &str, dir: &std::path::Path, env: &[(&str, &str)]) -> Output {
+    let mut child =
+        child_with(name, dir, env).stdout(Stdio::piped()).stderr(Stdio::piped()).spawn().expect("spawn child");
+    let pid = child.id();
+    let (done_tx, done_rx) = std::sync::mpsc::channel::<()>();
+    let watchdog = std::thread::spawn(move || {
+        if done_rx.recv_timeout(std::time::Duration::from_secs(120)).is_err() {
+            // SAFETY: `kill` on our own child's pid; at worst the process is gone.
+            unsafe { libc::kill(pid as i32, libc::SIGKILL) };
+        }
+    });
+    let mut err = BufReader::new(child.stderr.take().expect("stderr"));
+    let mut stderr = String::new();
+    let mut line = String::new();
+    while err.read_line(&mut line).expect("read stderr") > 0 {
+        stderr.push_str(&line);
+        if line.trim_end() == PRODUCERS_DONE {
+            break;
+        }
+        line.clear();
+    }
+    let _ = done_tx.send(());
+    watchdog.join().expect("watchdog");
+    // Now unblock the writer.
+    let mut stdout = child.stdout.take().expect("stdout");
+    let reader = std::thread::spawn(move || {
+        let mut buf = Vec::new();
+        stdout.read_to_end(&mut buf).expect("read stdout");
+        buf
+    });
+    err.read_to_string(&mut stderr).expect("read stderr");
+    let status = child.wait().expect("wait");
+    let stdout = reader.join().expect("stdout reader");
+    Output { status, stdout, stderr: stderr.into_bytes() }
+}
+
 #[test]
 fn drop_mode_behind_a_stalled_console_drops_and_reports_the_count() {
     const NAME: &str = "drop_mode_behind_a_stalled_console_drops_and_reports_the_count";
@@ -137,29 +177,7 @@ fn drop_mode_behind_a_stalled_console_drops_and_reports_the_count() {
     // records must be dropped. No timing involved: the stderr marker says when to read.
     let dir = common::tempdir();
     let env = [("LOG_OVERFLOW", "drop"), ("LOG_BUFFER", "16"), ("LOG_CONSOLE", "stdout"), ("LOG_PROFILE", "prod")];
-    let mut child =
-        child_with(NAME, dir.path(), &env).stdout(Stdio::piped()).stderr(Stdio::piped()).spawn().expect("spawn child");
-    let mut err = BufReader::new(child.stderr.take().expect("stderr"));
-    let mut stderr = String::new();
-    let mut line = String::new();
-    while err.read_line(&mut line).expect("read stderr") > 0 {
-        stderr.push_str(&line);
-        if line.trim_end() == PRODUCERS_DONE {
-            break;
-        }
-        line.clear();
-    }
-    // Now unblock the writer.
-    let mut stdout = child.stdout.take().expect("stdout");
-    let reader = std::thread::spawn(move || {
-        let mut buf = Vec::new();
-        stdout.read_to_end(&mut buf).expect("read stdout");
-        buf
-    });
-    err.read_to_string(&mut stderr).expect("read stderr");
-    let status = child.wait().expect("wait");
-    let stdout = reader.join().expect("stdout reader");
-    let out = Output { status, stdout, stderr: stderr.into_bytes() };
+    let out = run_with_unread_console(NAME, dir.path(), &env);
     assert!(out.status.success(), "{}", show(&out));
     assert!(String::from_utf8_lossy(&out.stderr).contains(PRODUCERS_DONE), "{}", show(&out));
 
@@ -204,40 +222,9 @@ fn block_mode_behind_a_stalled_console_neither_hangs_nor_loses_a_record() {
     // after a bounded wait instead, and the file keeps every record.
     let dir = common::tempdir();
     let env = [("LOG_BUFFER", "16"), ("LOG_CONSOLE", "stdout"), ("LOG_PROFILE", "prod")];
-    let mut child =
-        child_with(NAME, dir.path(), &env).stdout(Stdio::piped()).stderr(Stdio::piped()).spawn().expect("spawn child");
-    let pid = child.id();
-    // If the producers never finish, kill the child so the test fails instead of hanging.
-    let (done_tx, done_rx) = std::sync::mpsc::channel::<()>();
-    let watchdog = std::thread::spawn(move || {
-        if done_rx.recv_timeout(std::time::Duration::from_secs(120)).is_err() {
-            // SAFETY: `kill` on our own child's pid; at worst the process is gone.
-            unsafe { libc::kill(pid as i32, libc::SIGKILL) };
-        }
-    });
-    let mut err = BufReader::new(child.stderr.take().expect("stderr"));
-    let mut stderr = String::new();
-    let mut line = String::new();
-    while err.read_line(&mut line).expect("read stderr") > 0 {
-        stderr.push_str(&line);
-        if line.trim_end() == PRODUCERS_DONE {
-            break;
-        }
-        line.clear();
-    }
-    let _ = done_tx.send(());
-    watchdog.join().expect("watchdog");
+    let out = run_with_unread_console(NAME, dir.path(), &env);
+    let stderr = String::from_utf8_lossy(&out.stderr);
     assert!(stderr.contains(PRODUCERS_DONE), "the producers hung behind the stalled console:\n{stderr}");
-    let mut stdout = child.stdout.take().expect("stdout");
-    let reader = std::thread::spawn(move || {
-        let mut buf = Vec::new();
-        stdout.read_to_end(&mut buf).expect("read stdout");
-        buf
-    });
-    err.read_to_string(&mut stderr).expect("read stderr");
-    let status = child.wait().expect("wait");
-    let stdout = reader.join().expect("stdout reader");
-    let out = Output { status, stdout, stderr: stderr.into_bytes() };
     assert!(out.status.success(), "{}", show(&out));
     let acc = account(&all_records(dir.path()));
     assert_eq!((acc.written, acc.dropped), (THREADS * PER_THREAD, 0), "block mode lost records");
