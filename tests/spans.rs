@@ -386,3 +386,30 @@ fn a_span_ended_by_a_panic_never_reports_an_earlier_panic() {
     assert_eq!(end["exc_info"]["type"], "panic");
     assert_ne!(end["exc_info"]["message"], "first panic", "a stale panic was reported: {end}");
 }
+
+#[test]
+fn a_key_bound_again_by_an_inner_span_appears_once_with_the_inner_value() {
+    const NAME: &str = "a_key_bound_again_by_an_inner_span_appears_once_with_the_inner_value";
+    if common::is_child(NAME) {
+        logkit::new_context!(stage = "request", user = "u1");
+        let _outer = logkit::span!("outer", stage = "outer");
+        {
+            let _inner = logkit::span!("inner", stage = "inner");
+            logkit::info!("inside inner");
+        }
+        logkit::info!("back in outer");
+        return;
+    }
+    let dir = common::tempdir();
+    let out = common::run(common::child(NAME, dir.path()));
+    common::assert_success(&out);
+    let text = std::fs::read_to_string(dir.path().join("run.log")).unwrap();
+    for line in text.lines() {
+        let keys = common::key_order(line);
+        assert_eq!(keys.iter().filter(|k| *k == "stage").count(), 1, "a key twice in: {line}");
+    }
+    let recs = common::parse_jsonl(&text);
+    assert_eq!(common::events(&recs, "inside inner")[0]["stage"], "inner");
+    assert_eq!(common::events(&recs, "back in outer")[0]["stage"], "outer");
+    assert_eq!(common::events(&recs, "back in outer")[0]["user"], "u1");
+}

@@ -28,7 +28,8 @@ pub(crate) fn write_record(out: &mut Vec<u8>, rec: &RecordView<'_>, redact: &Red
     out.extend_from_slice(rec.level.as_str().as_bytes());
     out.extend_from_slice(b"\",\"event\":");
     write_str(out, rec.message);
-    for (key, value) in rec.context().chain(rec.fields()) {
+    write_context(out, rec, redact);
+    for (key, value) in rec.fields() {
         out.push(b',');
         write_str(out, key);
         out.push(b':');
@@ -132,16 +133,7 @@ pub(crate) fn write_record_cached(
         sites.last_ctx.clear();
         sites.last_ctx.extend_from_slice(ctx);
         sites.last_ctx_json.clear();
-        for (key, value) in rec.context() {
-            sites.last_ctx_json.push(b',');
-            write_str(&mut sites.last_ctx_json, key);
-            sites.last_ctx_json.push(b':');
-            if redact.is_redacted(key) {
-                sites.last_ctx_json.extend_from_slice(REDACTED);
-            } else {
-                write_value_redacted(&mut sites.last_ctx_json, value, redact);
-            }
-        }
+        write_context(&mut sites.last_ctx_json, rec, redact);
     }
     out.extend_from_slice(b"{\"timestamp\":\"");
     ts.write_rfc3339(out, rec.timestamp_ns);
@@ -168,6 +160,26 @@ pub(crate) fn write_record_cached(
         out.extend_from_slice(b",\"target\":");
         write_str(out, rec.target);
         out.extend_from_slice(b"}\n");
+    }
+}
+
+/// Appends the context entries (`,"key":value` each). A key bound again by an inner
+/// span (or by `new_context!` and a span) appears once, with the innermost value, at
+/// the innermost place. Contexts hold a handful of keys, and the writer renders a
+/// context once per change, so the quadratic scan costs nothing measurable.
+fn write_context(out: &mut Vec<u8>, rec: &RecordView<'_>, redact: &Redactor) {
+    for (i, (key, value)) in rec.context().enumerate() {
+        if rec.context().skip(i + 1).any(|(k, _)| k == key) {
+            continue; // shadowed by an inner binding
+        }
+        out.push(b',');
+        write_str(out, key);
+        out.push(b':');
+        if redact.is_redacted(key) {
+            out.extend_from_slice(REDACTED);
+        } else {
+            write_value_redacted(out, value, redact);
+        }
     }
 }
 

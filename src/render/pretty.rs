@@ -71,7 +71,10 @@ pub(crate) fn write_record(
     let mut line = Line { out, color, pad_to: Some(width) };
 
     let mut trace_id = None;
-    for (key, value) in rec.context() {
+    for (i, (key, value)) in rec.context().enumerate() {
+        if rec.context().skip(i + 1).any(|(k, _)| k == key) {
+            continue; // shadowed by an inner span's binding (as in the JSON line)
+        }
         match key {
             TRACE_ID => trace_id = Some(value),
             SPAN_ID | PARENT_SPAN_ID => {}
