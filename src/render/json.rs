@@ -30,14 +30,7 @@ pub(crate) fn write_record(out: &mut Vec<u8>, rec: &RecordView<'_>, redact: &Red
     write_str(out, rec.message);
     write_context(out, rec, redact);
     for (key, value) in rec.fields() {
-        out.push(b',');
-        write_str(out, key);
-        out.push(b':');
-        if redact.is_redacted(key) {
-            out.extend_from_slice(REDACTED);
-        } else {
-            write_value_redacted(out, value, redact);
-        }
+        write_member(out, key, value, redact);
     }
     out.extend_from_slice(b",\"target\":");
     write_str(out, rec.target);
@@ -172,14 +165,20 @@ fn write_context(out: &mut Vec<u8>, rec: &RecordView<'_>, redact: &Redactor) {
         if rec.context().skip(i + 1).any(|(k, _)| k == key) {
             continue; // shadowed by an inner binding
         }
-        out.push(b',');
-        write_str(out, key);
-        out.push(b':');
-        if redact.is_redacted(key) {
-            out.extend_from_slice(REDACTED);
-        } else {
-            write_value_redacted(out, value, redact);
-        }
+        write_member(out, key, value, redact);
+    }
+}
+
+/// Appends `,"key":value`, the value masked when the key is redacted.
+#[inline]
+fn write_member(out: &mut Vec<u8>, key: &str, value: FieldValue<'_>, redact: &Redactor) {
+    out.push(b',');
+    write_str(out, key);
+    out.push(b':');
+    if redact.is_redacted(key) {
+        out.extend_from_slice(REDACTED);
+    } else {
+        write_value_redacted(out, value, redact);
     }
 }
 
