@@ -2,9 +2,10 @@
 //!
 //! Each thread appends records to its own preallocated buffer (a [`Slot`]). A buffer
 //! goes onto the bounded ring (a crossbeam `array` channel) when it holds a batch's
-//! worth of records or bytes; the writer thread also *steals* partly filled buffers
-//! every tick, so a thread that logs once and then sleeps is written promptly. Emptied
-//! buffers come back through a second channel, so in steady state nothing allocates.
+//! worth of records or bytes; the writer thread also *steals* a partly filled buffer
+//! once its thread pauses (or after 10 ms), so a thread that logs once and then sleeps
+//! is written promptly. Emptied buffers come back through a last-in-first-out pool of
+//! pre-faulted buffers, so in steady state nothing allocates.
 //!
 //! A producer never enters the kernel while the ring has room: it does not wake the
 //! writer per record (the writer polls on a timer); only a full ring (block mode) or

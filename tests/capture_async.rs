@@ -16,14 +16,6 @@ use std::time::Duration;
 use logkit::capture;
 use serde_json::Value as J;
 
-/// Runs the child scenario `name` and returns its `run.log` records.
-fn scenario(name: &str) -> Vec<J> {
-    let dir = common::tempdir();
-    let out = common::run(common::child(name, dir.path()));
-    common::assert_success(&out);
-    common::read_jsonl(&dir.path().join("run.log"))
-}
-
 /// A multi-thread runtime with 4 workers.
 fn runtime() -> tokio::runtime::Runtime {
     tokio::runtime::Builder::new_multi_thread().worker_threads(4).enable_all().build().expect("runtime")
@@ -32,20 +24,6 @@ fn runtime() -> tokio::runtime::Runtime {
 /// The END records of the span `name`, in order.
 fn ends_of<'a>(recs: &'a [J], name: &str) -> Vec<&'a J> {
     common::events(recs, "END").into_iter().filter(|r| r["span"] == name).collect()
-}
-
-/// The one END record of the span `name`.
-fn end_of<'a>(recs: &'a [J], name: &str) -> &'a J {
-    let found = ends_of(recs, name);
-    assert_eq!(found.len(), 1, "END records of {name}: {found:?}\nall: {recs:#?}");
-    found[0]
-}
-
-/// The one record with `"event" == event`.
-fn the<'a>(recs: &'a [J], event: &str) -> &'a J {
-    let found = common::events(recs, event);
-    assert_eq!(found.len(), 1, "records {event:?}: {found:?}");
-    found[0]
 }
 
 fn assert_success_end(end: &J) {
@@ -116,8 +94,8 @@ fn smoke() {
         assert_eq!(runtime().block_on(ping()), 1);
         return;
     }
-    let recs = scenario("smoke");
-    assert_success_end(end_of(&recs, "capture_async::ping"));
+    let recs = common::records_of("smoke", &[]);
+    assert_success_end(common::end_of(&recs, "capture_async::ping"));
 }
 
 #[capture(job = id, user = %user, n = items.len())]
@@ -147,8 +125,8 @@ fn a_captured_future_keeps_its_span_when_polled_on_another_thread() {
         assert_eq!(done, Poll::Ready(3));
         return;
     }
-    let recs = scenario("a_captured_future_keeps_its_span_when_polled_on_another_thread");
-    let end = end_of(&recs, "capture_async::polled_twice");
+    let recs = common::records_of("a_captured_future_keeps_its_span_when_polled_on_another_thread", &[]);
+    let end = common::end_of(&recs, "capture_async::polled_twice");
     assert_success_end(end);
     assert_eq!((&end["job"], &end["user"], &end["n"]), (&7.into(), &"ann".into(), &3.into()));
     let steps = common::events(&recs, "step");
@@ -157,7 +135,7 @@ fn a_captured_future_keeps_its_span_when_polled_on_another_thread() {
         assert_eq!((&s["span_id"], &s["trace_id"]), (&end["span_id"], &end["trace_id"]), "{s}");
         assert_eq!((&s["job"], &s["user"]), (&7.into(), &"ann".into()), "{s}");
     }
-    let between = the(&recs, "between polls");
+    let between = common::the(&recs, "between polls");
     assert!(between.get("span_id").is_none() && between.get("job").is_none(), "{between}");
 }
 
@@ -185,7 +163,7 @@ fn span_id_survives_sleeps_and_yields_on_a_multi_thread_runtime() {
         });
         return;
     }
-    let recs = scenario("span_id_survives_sleeps_and_yields_on_a_multi_thread_runtime");
+    let recs = common::records_of("span_id_survives_sleeps_and_yields_on_a_multi_thread_runtime", &[]);
     let ends = ends_of(&recs, "capture_async::hop");
     assert_eq!(ends.len(), 8);
     let end_of_job: BTreeMap<u64, &J> = ends.iter().map(|e| (e["job"].as_u64().unwrap(), *e)).collect();
@@ -240,7 +218,7 @@ fn interleaved_tasks_never_see_each_others_trace_span_or_fields() {
         });
         return;
     }
-    let recs = scenario("interleaved_tasks_never_see_each_others_trace_span_or_fields");
+    let recs = common::records_of("interleaved_tasks_never_see_each_others_trace_span_or_fields", &[]);
     assert_eq!(recs.len(), TASKS as usize * 6, "begin, 3 steps, END, done per task");
     let mut by_task: BTreeMap<u64, Vec<&J>> = BTreeMap::new();
     for r in &recs {
@@ -308,7 +286,7 @@ fn an_async_fn_returning_err_ends_with_error_and_chain() {
         });
         return;
     }
-    let recs = scenario("an_async_fn_returning_err_ends_with_error_and_chain");
+    let recs = common::records_of("an_async_fn_returning_err_ends_with_error_and_chain", &[]);
     let f = ends_of(&recs, "capture_async::fetch");
     assert_eq!(f.len(), 3);
     for (end, chain) in [(f[0], "disk gone"), (f[1], "early")] {
@@ -317,7 +295,7 @@ fn an_async_fn_returning_err_ends_with_error_and_chain() {
         assert_eq!(end["exc_info"]["chain"], serde_json::json!([chain]));
     }
     assert_success_end(f[2]);
-    let d = end_of(&recs, "capture_async::fetch_dyn");
+    let d = common::end_of(&recs, "capture_async::fetch_dyn");
     assert_eq!((&d["status"], &d["exc_info"]["message"]), (&"error".into(), &"invalid digit found in string".into()));
 }
 
@@ -338,16 +316,16 @@ fn a_captured_future_dropped_before_completing_ends_cancelled() {
         });
         return;
     }
-    let recs = scenario("a_captured_future_dropped_before_completing_ends_cancelled");
-    let end = end_of(&recs, "capture_async::slow");
+    let recs = common::records_of("a_captured_future_dropped_before_completing_ends_cancelled", &[]);
+    let end = common::end_of(&recs, "capture_async::slow");
     assert_eq!((&end["status"], &end["level"], &end["job"]), (&"error".into(), &"error".into(), &"slow".into()));
     assert_eq!(end["exc_info"]["type"], "cancelled");
     // Timed from the first poll to the drop: not the 30 s sleep. (No lower bound: on a
     // loaded machine the first poll can come late, close to the timeout's deadline.)
     let dur = end["dur_ms"].as_f64().unwrap();
     assert!((0.0..30_000.0).contains(&dur), "{end}");
-    assert_eq!(the(&recs, "started")["span_id"], end["span_id"]);
-    let after = the(&recs, "after");
+    assert_eq!(common::the(&recs, "started")["span_id"], end["span_id"]);
+    let after = common::the(&recs, "after");
     assert!(after.get("span_id").is_none() && after.get("job").is_none(), "{after}");
 }
 
@@ -371,7 +349,7 @@ fn a_panic_in_a_captured_future_ends_with_the_panic() {
         rt.block_on(async { assert!(tokio::spawn(crash(2)).await.unwrap_err().is_panic()) });
         return;
     }
-    let recs = scenario("a_panic_in_a_captured_future_ends_with_the_panic");
+    let recs = common::records_of("a_panic_in_a_captured_future_ends_with_the_panic", &[]);
     let ends = ends_of(&recs, "capture_async::crash");
     assert_eq!(ends.len(), 2);
     for (end, n) in ends.iter().zip([1, 2]) {
@@ -408,15 +386,15 @@ fn nested_captured_async_fns_are_parent_and_child_spans() {
         assert_eq!(runtime().block_on(async { tokio::spawn(parent_job()).await.unwrap() }), 3);
         return;
     }
-    let recs = scenario("nested_captured_async_fns_are_parent_and_child_spans");
-    let p = end_of(&recs, "capture_async::parent_job");
-    let c = end_of(&recs, "capture_async::child_job");
-    let s = end_of(&recs, "capture_async::sync_step");
+    let recs = common::records_of("nested_captured_async_fns_are_parent_and_child_spans", &[]);
+    let p = common::end_of(&recs, "capture_async::parent_job");
+    let c = common::end_of(&recs, "capture_async::child_job");
+    let s = common::end_of(&recs, "capture_async::sync_step");
     assert_eq!((&c["parent_span_id"], &s["parent_span_id"]), (&p["span_id"], &p["span_id"]));
     assert_eq!((&c["trace_id"], &s["trace_id"]), (&p["trace_id"], &p["trace_id"]));
     assert_eq!((&c["role"], &c["step"]), (&"outer".into(), &"inner".into()), "the child span inherits the keys");
     assert!(p.get("step").is_none(), "{p}");
-    let in_child = the(&recs, "in child");
+    let in_child = common::the(&recs, "in child");
     assert_eq!((&in_child["span_id"], &in_child["parent_span_id"]), (&c["span_id"], &p["span_id"]));
 }
 
@@ -471,7 +449,7 @@ fn async_methods_borrowing_fns_and_impl_trait_returns_are_captured() {
         });
         return;
     }
-    let recs = scenario("async_methods_borrowing_fns_and_impl_trait_returns_are_captured");
+    let recs = common::records_of("async_methods_borrowing_fns_and_impl_trait_returns_are_captured", &[]);
     let names: Vec<&str> = common::events(&recs, "END").iter().map(|r| r["span"].as_str().unwrap()).collect();
     assert_eq!(
         names,
@@ -486,5 +464,5 @@ fn async_methods_borrowing_fns_and_impl_trait_returns_are_captured() {
     );
     let gets = ends_of(&recs, "capture_async::Store::get");
     assert_eq!((&gets[0]["k"], &gets[1]["k"]), (&0.into(), &1.into()));
-    assert_eq!(end_of(&recs, "capture_async::Store::put")["item"], "b");
+    assert_eq!(common::end_of(&recs, "capture_async::Store::put")["item"], "b");
 }

@@ -8,33 +8,6 @@ use std::fmt;
 use logkit::capture;
 use serde_json::Value as J;
 
-/// Runs the child scenario `name` and returns its `run.log` records.
-fn scenario(name: &str) -> Vec<J> {
-    let dir = common::tempdir();
-    let out = common::run(common::child(name, dir.path()));
-    common::assert_success(&out);
-    common::read_jsonl(&dir.path().join("run.log"))
-}
-
-/// The END records, in order.
-fn ends(recs: &[J]) -> Vec<&J> {
-    common::events(recs, "END")
-}
-
-/// The one END record of the span `name`.
-fn end_of<'a>(recs: &'a [J], name: &str) -> &'a J {
-    let found: Vec<&J> = ends(recs).into_iter().filter(|r| r["span"] == name).collect();
-    assert_eq!(found.len(), 1, "END records of {name}: {found:?}\nall: {recs:#?}");
-    found[0]
-}
-
-/// The one record with `"event" == event`.
-fn the<'a>(recs: &'a [J], event: &str) -> &'a J {
-    let found = common::events(recs, event);
-    assert_eq!(found.len(), 1, "records {event:?}: {found:?}");
-    found[0]
-}
-
 /// An error with a `source()`.
 #[derive(Debug)]
 struct ReadError {
@@ -96,8 +69,8 @@ fn smoke() {
         assert_eq!(ping(), 1);
         return;
     }
-    let recs = scenario("smoke");
-    let end = end_of(&recs, "capture_sync::ping");
+    let recs = common::records_of("smoke", &[]);
+    let end = common::end_of(&recs, "capture_sync::ping");
     assert_success_end(end);
 }
 
@@ -127,9 +100,9 @@ fn success_logs_one_end_named_after_the_fn_path_with_duration_and_fields() {
         logkit::info!("after");
         return;
     }
-    let recs = scenario("success_logs_one_end_named_after_the_fn_path_with_duration_and_fields");
-    assert_eq!(ends(&recs).len(), 1, "{recs:#?}");
-    let end = end_of(&recs, "capture_sync::orders::place");
+    let recs = common::records_of("success_logs_one_end_named_after_the_fn_path_with_duration_and_fields", &[]);
+    assert_eq!(common::ends(&recs).len(), 1, "{recs:#?}");
+    let end = common::end_of(&recs, "capture_sync::orders::place");
     assert_success_end(end);
     let dur = end["dur_ms"].as_f64().expect("dur_ms is a number");
     // 19, not 20: the TSC rate is calibrated to ~0.1 % in the first 100 ms of a process.
@@ -141,12 +114,12 @@ fn success_logs_one_end_named_after_the_fn_path_with_duration_and_fields() {
         (&42.into(), &"BTC".into(), &"Qty(3)".into(), &"x".into(), &200.into())
     );
 
-    let inside = the(&recs, "inside");
+    let inside = common::the(&recs, "inside");
     assert_eq!(inside["span_id"], span_id);
     assert_eq!(inside["trace_id"], end["trace_id"]);
     assert_eq!((&inside["order_id"], &inside["sym"], &inside["step"]), (&42.into(), &"BTC".into(), &1.into()));
 
-    for outside in [the(&recs, "before"), the(&recs, "after")] {
+    for outside in [common::the(&recs, "before"), common::the(&recs, "after")] {
         assert!(outside.get("span_id").is_none(), "{outside}");
         assert!(outside.get("order_id").is_none(), "{outside}");
     }
@@ -170,19 +143,19 @@ fn nested_captured_fns_are_parent_and_child_spans() {
         assert_eq!(outer(), 2);
         return;
     }
-    let recs = scenario("nested_captured_fns_are_parent_and_child_spans");
-    let names: Vec<&J> = ends(&recs).iter().map(|r| &r["span"]).collect();
+    let recs = common::records_of("nested_captured_fns_are_parent_and_child_spans", &[]);
+    let names: Vec<&J> = common::ends(&recs).iter().map(|r| &r["span"]).collect();
     assert_eq!(names, ["capture_sync::inner", "capture_sync::outer"], "inner ends first");
-    let (o, i) = (end_of(&recs, "capture_sync::outer"), end_of(&recs, "capture_sync::inner"));
+    let (o, i) = (common::end_of(&recs, "capture_sync::outer"), common::end_of(&recs, "capture_sync::inner"));
     assert!(o.get("parent_span_id").is_none(), "{o}");
     assert_eq!(i["parent_span_id"], o["span_id"]);
     assert_ne!(i["span_id"], o["span_id"]);
     assert_eq!(i["trace_id"], o["trace_id"]);
     assert_eq!((&i["depth"], &i["leaf"]), (&0.into(), &true.into()), "the inner span inherits the outer keys");
     assert!(o.get("leaf").is_none(), "{o}");
-    assert_eq!(the(&recs, "in inner")["span_id"], i["span_id"]);
-    assert_eq!(the(&recs, "in inner")["parent_span_id"], o["span_id"]);
-    assert_eq!(the(&recs, "in outer")["span_id"], o["span_id"]);
+    assert_eq!(common::the(&recs, "in inner")["span_id"], i["span_id"]);
+    assert_eq!(common::the(&recs, "in inner")["parent_span_id"], o["span_id"]);
+    assert_eq!(common::the(&recs, "in outer")["span_id"], o["span_id"]);
 }
 
 #[capture]
@@ -234,8 +207,8 @@ fn err_via_question_mark_ends_with_error_message_and_chain() {
         assert_eq!(load(false).unwrap(), 6);
         return;
     }
-    let recs = scenario("err_via_question_mark_ends_with_error_message_and_chain");
-    let e = ends(&recs);
+    let recs = common::records_of("err_via_question_mark_ends_with_error_message_and_chain", &[]);
+    let e = common::ends(&recs);
     assert_eq!(e.len(), 2);
     assert_eq!((&e[0]["span"], &e[1]["span"]), (&"capture_sync::load".into(), &"capture_sync::load".into()));
     assert_error_end(e[0], "read failed", &["disk gone"]);
@@ -250,8 +223,8 @@ fn early_return_err_ends_with_error() {
         assert_eq!(check(3).unwrap(), 3);
         return;
     }
-    let recs = scenario("early_return_err_ends_with_error");
-    let e = ends(&recs);
+    let recs = common::records_of("early_return_err_ends_with_error", &[]);
+    let e = common::ends(&recs);
     assert_eq!(e.len(), 2);
     assert_error_end(e[0], "read failed", &["disk gone"]);
     assert_success_end(e[1]);
@@ -266,15 +239,15 @@ fn boxed_dyn_errors_keep_their_message_and_chain() {
         assert!(dyn_local(true).is_err());
         return;
     }
-    let recs = scenario("boxed_dyn_errors_keep_their_message_and_chain");
-    let send: Vec<&J> = ends(&recs).into_iter().filter(|r| r["span"] == "capture_sync::dyn_send").collect();
+    let recs = common::records_of("boxed_dyn_errors_keep_their_message_and_chain", &[]);
+    let send: Vec<&J> = common::ends(&recs).into_iter().filter(|r| r["span"] == "capture_sync::dyn_send").collect();
     assert_eq!(send.len(), 3);
     assert_error_end(send[0], "read failed", &["disk gone"]);
     assert_error_end(send[1], "invalid digit found in string", &[]);
     assert_success_end(send[2]);
     // `dyn_local` calls `load`: both fail, the inner one first.
-    assert_error_end(end_of(&recs, "capture_sync::load"), "read failed", &["disk gone"]);
-    assert_error_end(end_of(&recs, "capture_sync::dyn_local"), "read failed", &["disk gone"]);
+    assert_error_end(common::end_of(&recs, "capture_sync::load"), "read failed", &["disk gone"]);
+    assert_error_end(common::end_of(&recs, "capture_sync::dyn_local"), "read failed", &["disk gone"]);
 }
 
 #[test]
@@ -285,12 +258,12 @@ fn string_and_io_result_errors_end_with_error() {
         assert!(io_alias(true).is_err());
         return;
     }
-    let recs = scenario("string_and_io_result_errors_end_with_error");
-    let s: Vec<&J> = ends(&recs).into_iter().filter(|r| r["span"] == "capture_sync::string_err").collect();
+    let recs = common::records_of("string_and_io_result_errors_end_with_error", &[]);
+    let s: Vec<&J> = common::ends(&recs).into_iter().filter(|r| r["span"] == "capture_sync::string_err").collect();
     assert_eq!(s.len(), 2);
     assert_eq!((&s[0]["status"], &s[0]["exc_info"]["message"]), (&"error".into(), &"no luck x2".into()));
     assert_success_end(s[1]);
-    assert_error_end(end_of(&recs, "capture_sync::io_alias"), "disk gone", &[]);
+    assert_error_end(common::end_of(&recs, "capture_sync::io_alias"), "disk gone", &[]);
 }
 
 /// An error type that is neither `Error` nor `Display`.
@@ -313,8 +286,8 @@ fn an_err_whose_type_is_not_display_still_ends_with_error() {
         assert!(opaque(false).is_ok());
         return;
     }
-    let recs = scenario("an_err_whose_type_is_not_display_still_ends_with_error");
-    let e: Vec<&J> = ends(&recs).into_iter().filter(|r| r["span"] == "capture_sync::opaque").collect();
+    let recs = common::records_of("an_err_whose_type_is_not_display_still_ends_with_error", &[]);
+    let e: Vec<&J> = common::ends(&recs).into_iter().filter(|r| r["span"] == "capture_sync::opaque").collect();
     assert_eq!(e.len(), 2);
     assert_eq!(e[0]["status"], "error");
     assert!(e[0]["exc_info"]["type"].as_str().unwrap().ends_with("Opaque"), "{}", e[0]);
@@ -340,11 +313,11 @@ fn impl_trait_returns_are_captured() {
         assert!(shown(true).is_err());
         return;
     }
-    let recs = scenario("impl_trait_returns_are_captured");
-    let ev = end_of(&recs, "capture_sync::evens");
+    let recs = common::records_of("impl_trait_returns_are_captured", &[]);
+    let ev = common::end_of(&recs, "capture_sync::evens");
     assert_success_end(ev);
     assert_eq!(ev["n"], 4);
-    let s: Vec<&J> = ends(&recs).into_iter().filter(|r| r["span"] == "capture_sync::shown").collect();
+    let s: Vec<&J> = common::ends(&recs).into_iter().filter(|r| r["span"] == "capture_sync::shown").collect();
     assert_eq!(s.len(), 2);
     assert_success_end(s[0]);
     assert_error_end(s[1], "read failed", &["disk gone"]);
@@ -407,17 +380,17 @@ fn generic_fns_and_fns_returning_borrows_of_their_arguments_are_captured() {
         assert!(lookup(&m, 2).is_err());
         return;
     }
-    let recs = scenario("generic_fns_and_fns_returning_borrows_of_their_arguments_are_captured");
-    let l = end_of(&recs, "capture_sync::largest");
+    let recs = common::records_of("generic_fns_and_fns_returning_borrows_of_their_arguments_are_captured", &[]);
+    let l = common::end_of(&recs, "capture_sync::largest");
     assert_success_end(l);
     assert_eq!((&l["kind"], &l["count"]), (&"i64".into(), &3.into()));
-    let t: Vec<&J> = ends(&recs).into_iter().filter(|r| r["span"] == "capture_sync::total").collect();
+    let t: Vec<&J> = common::ends(&recs).into_iter().filter(|r| r["span"] == "capture_sync::total").collect();
     assert_eq!(t.len(), 2);
     assert_success_end(t[0]);
     assert_eq!((&t[1]["status"], &t[1]["exc_info"]["message"]), (&"error".into(), &"negative total -1".into()));
-    assert_success_end(end_of(&recs, "capture_sync::first"));
-    assert_success_end(end_of(&recs, "capture_sync::first_mut"));
-    let lk: Vec<&J> = ends(&recs).into_iter().filter(|r| r["span"] == "capture_sync::lookup").collect();
+    assert_success_end(common::end_of(&recs, "capture_sync::first"));
+    assert_success_end(common::end_of(&recs, "capture_sync::first_mut"));
+    let lk: Vec<&J> = common::ends(&recs).into_iter().filter(|r| r["span"] == "capture_sync::lookup").collect();
     assert_eq!(lk.len(), 2);
     assert_success_end(lk[0]);
     assert_eq!((&lk[1]["status"], &lk[1]["exc_info"]["message"]), (&"error".into(), &"no key 2".into()));
@@ -490,8 +463,8 @@ fn methods_taking_self_in_every_form_are_named_type_then_method() {
         assert_eq!(Crate(vec![1, 2]).len(), 2);
         return;
     }
-    let recs = scenario("methods_taking_self_in_every_form_are_named_type_then_method");
-    let names: Vec<&str> = ends(&recs).iter().map(|r| r["span"].as_str().unwrap()).collect();
+    let recs = common::records_of("methods_taking_self_in_every_form_are_named_type_then_method", &[]);
+    let names: Vec<&str> = common::ends(&recs).iter().map(|r| r["span"].as_str().unwrap()).collect();
     assert_eq!(
         names[..7],
         [
@@ -506,7 +479,7 @@ fn methods_taking_self_in_every_form_are_named_type_then_method() {
     );
     // A generic impl's type is named without its (inferred) parameters.
     assert_eq!(names[7], "capture_sync::Crate::len");
-    let buys: Vec<&J> = ends(&recs).into_iter().filter(|r| r["span"] == "capture_sync::Shop::buy").collect();
+    let buys: Vec<&J> = common::ends(&recs).into_iter().filter(|r| r["span"] == "capture_sync::Shop::buy").collect();
     assert_success_end(buys[0]);
     assert_eq!((&buys[0]["item"], &buys[0]["qty"]), (&"apple".into(), &2.into()));
     assert_eq!((&buys[1]["status"], &buys[1]["exc_info"]["message"]), (&"error".into(), &"only 3 apple left".into()));
@@ -514,7 +487,7 @@ fn methods_taking_self_in_every_form_are_named_type_then_method() {
     assert_eq!(buying.len(), 2);
     assert_eq!(buying[0]["span_id"], buys[0]["span_id"]);
     assert_eq!(buying[1]["span_id"], buys[1]["span_id"]);
-    assert_eq!(end_of(&recs, "capture_sync::Shop::close")["left"], 4);
+    assert_eq!(common::end_of(&recs, "capture_sync::Shop::close")["left"], 4);
 }
 
 #[capture(job = 3)]
@@ -539,15 +512,15 @@ fn a_panic_ends_the_span_with_the_panic_in_exc_info() {
         logkit::info!("after");
         return;
     }
-    let recs = scenario("a_panic_ends_the_span_with_the_panic_in_exc_info");
-    let end = end_of(&recs, "capture_sync::explode");
+    let recs = common::records_of("a_panic_ends_the_span_with_the_panic_in_exc_info", &[]);
+    let end = common::end_of(&recs, "capture_sync::explode");
     assert_eq!((&end["status"], &end["level"], &end["job"]), (&"error".into(), &"error".into(), &3.into()));
     assert_eq!((&end["exc_info"]["type"], &end["exc_info"]["message"]), (&"panic".into(), &"boom at 3".into()));
     assert!(end["exc_info"]["location"].as_str().unwrap().contains("capture_sync.rs"), "{end}");
-    assert_eq!(the(&recs, "about to fail")["span_id"], end["span_id"]);
-    let d = end_of(&recs, "capture_sync::diverge");
+    assert_eq!(common::the(&recs, "about to fail")["span_id"], end["span_id"]);
+    let d = common::end_of(&recs, "capture_sync::diverge");
     assert_eq!((&d["status"], &d["exc_info"]["message"]), (&"error".into(), &"never returns".into()));
-    let after = the(&recs, "after");
+    let after = common::the(&recs, "after");
     assert!(after.get("span_id").is_none() && after.get("job").is_none(), "{after}");
 }
 
@@ -571,7 +544,7 @@ fn a_captured_fn_declared_inside_a_captured_fn_is_named_by_its_path() {
         assert_eq!(with_local_items(1), 3);
         return;
     }
-    let recs = scenario("a_captured_fn_declared_inside_a_captured_fn_is_named_by_its_path");
-    let h = end_of(&recs, "capture_sync::with_local_items::helper");
-    assert_eq!(h["parent_span_id"], end_of(&recs, "capture_sync::with_local_items")["span_id"]);
+    let recs = common::records_of("a_captured_fn_declared_inside_a_captured_fn_is_named_by_its_path", &[]);
+    let h = common::end_of(&recs, "capture_sync::with_local_items::helper");
+    assert_eq!(h["parent_span_id"], common::end_of(&recs, "capture_sync::with_local_items")["span_id"]);
 }

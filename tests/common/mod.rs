@@ -145,3 +145,22 @@ pub fn key_order(line: &str) -> Vec<String> {
     serde::Deserializer::deserialize_map(&mut de, Keys(&mut keys)).expect("a JSON object");
     keys
 }
+
+/// The END records, in order.
+pub fn ends(recs: &[serde_json::Value]) -> Vec<&serde_json::Value> {
+    events(recs, "END")
+}
+
+/// The one END record of the span `name` (panics if there is not exactly one).
+pub fn end_of<'a>(recs: &'a [serde_json::Value], name: &str) -> &'a serde_json::Value {
+    let found: Vec<&serde_json::Value> = ends(recs).into_iter().filter(|r| r["span"] == name).collect();
+    assert_eq!(found.len(), 1, "END records of {name}: {found:?}\nall: {recs:#?}");
+    found[0]
+}
+
+/// The one record with `"event" == event` (panics if there is not exactly one).
+pub fn the<'a>(recs: &'a [serde_json::Value], event: &str) -> &'a serde_json::Value {
+    let found = events(recs, event);
+    assert_eq!(found.len(), 1, "records {event:?}: {found:?}");
+    found[0]
+}
