@@ -61,6 +61,13 @@ pub(crate) const HOLD_LIMIT: usize = 8 << 20;
 /// invisible in a profile, and a moved file is followed within a tenth of a second.
 pub(crate) const CHECK_INTERVAL: Duration = Duration::from_millis(100);
 
+/// Bytes appended between two writeback kicks. After this much, the sink asks the kernel
+/// to start writing the file's dirty pages (`sync_file_range(SYNC_FILE_RANGE_WRITE)`,
+/// which does not wait), so the disk works while the writer renders and the next
+/// `fdatasync` (interval, flush or exit) finds little left to do. Measured with the peer
+/// harness: end to end +20 % in the median of alternating runs (see PERF.md).
+pub(crate) const WRITEBACK_CHUNK: u64 = 1 << 20;
+
 /// Least time between two attempts to write after a failure (and to rotate after a
 /// failed rotation), so a full disk does not turn the writer into a syscall loop.
 pub(crate) const RETRY_INTERVAL: Duration = Duration::from_millis(200);
@@ -142,6 +149,8 @@ pub(crate) struct FileSink {
     size: u64,
     /// Something was written since the last successful `fdatasync`.
     dirty: bool,
+    /// Bytes written since writeback was last started (see [`WRITEBACK_CHUNK`]).
+    unkicked: u64,
     /// The last write stopped inside a line; its rest (at the front of `hold`) must go to
     /// the same file before anything else.
     mid_line: bool,
@@ -176,6 +185,9 @@ pub(crate) struct FileSink {
     /// Test hook: every report made.
     #[cfg(test)]
     reports: Vec<String>,
+    /// Test hook: how often writeback was started.
+    #[cfg(test)]
+    kicks: u32,
 }
 
 impl FileSink {
@@ -189,6 +201,7 @@ impl FileSink {
             out: Some(open),
             size,
             dirty: false,
+            unkicked: 0,
             mid_line: false,
             healthy: true,
             hold: Vec::new(),
@@ -206,6 +219,8 @@ impl FileSink {
             fault: None,
             #[cfg(test)]
             reports: Vec::new(),
+            #[cfg(test)]
+            kicks: 0,
         })
     }
 
@@ -279,6 +294,7 @@ impl FileSink {
         match datasync(out.file.as_raw_fd()) {
             Ok(()) => {
                 self.dirty = false;
+                self.unkicked = 0;
                 Ok(())
             }
             Err(e) => {
@@ -368,6 +384,10 @@ impl FileSink {
             self.size += done as u64;
             self.dirty = true;
             self.mid_line = buf[done - 1] != b'\n';
+            self.unkicked += done as u64;
+            if self.unkicked >= WRITEBACK_CHUNK {
+                self.start_writeback();
+            }
         }
         res.map_err(|e| (done, e))
     }
@@ -386,6 +406,24 @@ impl FileSink {
             return Ok(n);
         }
         (&out.file).write(buf)
+    }
+
+    /// Asks the kernel to start writing the file's dirty pages, without waiting for
+    /// them. Errors are ignored: the next `fdatasync` reports a failing disk.
+    #[inline]
+    fn start_writeback(&mut self) {
+        self.unkicked = 0;
+        #[cfg(test)]
+        {
+            self.kicks += 1;
+        }
+        #[cfg(target_os = "linux")]
+        if let Some(out) = &self.out {
+            // SAFETY: the descriptor is borrowed from a `File` that stays open for the
+            // call; offset 0 and length 0 mean "the whole file"; the call reads no memory
+            // of ours.
+            unsafe { libc::sync_file_range(out.file.as_raw_fd(), 0, 0, libc::SYNC_FILE_RANGE_WRITE) };
+        }
     }
 
     /// What `stat(path)` says about the open file.
@@ -851,6 +889,34 @@ mod tests {
         assert!(!s.dirty);
         s.sync().unwrap();
         assert!(s.reports.is_empty());
+    }
+
+    #[test]
+    fn starts_writeback_once_per_chunk_written_not_per_write() {
+        let dir = tempfile::tempdir().unwrap();
+        let path = dir.path().join("run.log");
+        let mut s = FileSink::open(cfg(&path, 0, 5)).unwrap();
+        // Small writes: no kick until a whole chunk has gone out.
+        let (b, n) = batch(0..100);
+        let per_batch = b.len() as u64;
+        let mut written = 0;
+        while written + per_batch < WRITEBACK_CHUNK {
+            s.write(&b, n);
+            written += per_batch;
+        }
+        assert_eq!(s.kicks, 0, "{written} bytes (< one chunk) started writeback");
+        s.write(&b, n);
+        assert_eq!(s.kicks, 1);
+        // An fdatasync covers what was written: the count starts again.
+        s.write(&b, n);
+        s.sync().unwrap();
+        assert_eq!(s.unkicked, 0);
+        // One big write of three chunks: one kick, not three.
+        let big =
+            vec![b'x'; 3 * WRITEBACK_CHUNK as usize - 1].into_iter().chain(std::iter::once(b'\n')).collect::<Vec<u8>>();
+        s.write(&big, 1);
+        assert_eq!(s.kicks, 2);
+        assert_eq!(fs::metadata(&path).unwrap().len(), s.size);
     }
 
     #[test]
