@@ -17,8 +17,9 @@
 //! A call site first asks the gate (a few atomic loads: level, per-target directives,
 //! sampling); a record left out evaluates none of its arguments. A kept record is
 //! copied in a compact binary form into the calling thread's preallocated buffer;
-//! full buffers go onto a bounded lock-free ring, and one writer thread renders JSON,
-//! writes batches, rotates and fsyncs. Emptied buffers come back to the producers, so
+//! full buffers go onto a bounded lock-free ring, and one writer thread renders JSON
+//! while a companion file thread writes the previous batch, rotates and fsyncs.
+//! Emptied buffers come back to the producers, so
 //! a log call allocates nothing in steady state.
 //!
 //! ## Guarantees

@@ -4,10 +4,12 @@
 //! 1. **collect**: drain the ring; every tick (or when a flush is asked for) steal
 //!    partly filled buffers from the producers' slots;
 //! 2. **process**: render each record as a JSON line for the file (and the `prod`
-//!    console) or a pretty line for the `dev` console, then write each sink once;
+//!    console) or a pretty line for the `dev` console, then write each sink once (the
+//!    file's write, and the `LOG_FSYNC` policy's sync, go to the file thread:
+//!    [`FileThread`]);
 //! 3. **report**: drops and lost records become `logkit.dropped` / `logkit.lost`
 //!    records in the log itself;
-//! 4. **sync**: fsync per the `LOG_FSYNC` policy; answer flush requests;
+//! 4. **sync**: on a flush, wait for the file thread, fsync, answer the request;
 //! 5. **wait**: when there was nothing to do, park for a bounded time. Producers do
 //!    not wake the writer per record, so an idle writer costs a few wake-ups a second
 //!    and a busy one never makes a producer enter the kernel.
@@ -26,6 +28,7 @@ use crate::render::time::TimestampCache;
 use crate::render::{json, pretty, Redactor};
 use crate::sink::console::{ConsoleSink, Stream};
 use crate::sink::file::FileSink;
+use crate::sink::file_thread::FileThread;
 
 /// How often partly filled producer buffers are stolen while logging is active.
 const STEAL_INTERVAL: Duration = Duration::from_millis(1);
@@ -98,7 +101,8 @@ pub(crate) struct Writer {
     frontend: &'static Frontend,
     flush: &'static FlushState,
     ends: WriterEnds,
-    file: Option<FileSink>,
+    /// The file sink, whose system calls run on the `logkit-file` thread.
+    file: Option<FileThread>,
     console: Option<ConsoleSink>,
     pretty: bool,
     fsync: Fsync,
@@ -149,7 +153,7 @@ impl Writer {
             frontend,
             flush,
             ends,
-            file: cfg.file,
+            file: cfg.file.map(FileThread::start),
             console,
             pretty: cfg.profile == Profile::Dev,
             fsync: cfg.fsync,
@@ -213,7 +217,7 @@ impl Writer {
             self.last_activity = now;
         }
         self.report();
-        self.write_out();
+        self.write_out(flushing);
         self.sync(flushing);
         if flushing {
             self.flush.complete(flush_ticket);
@@ -345,9 +349,7 @@ impl Writer {
         }
         let mut lost = self.frontend.orphaned.swap(0, Ordering::Relaxed);
         if let Some(f) = &mut self.file {
-            if f.is_healthy() {
-                lost += f.take_lost();
-            }
+            lost += f.take_lost();
         }
         if lost > 0 {
             self.internal_record(&LOST_CS, lost, "logkit.lost");
@@ -368,21 +370,31 @@ impl Writer {
         self.scratch = scratch;
     }
 
-    /// Writes what was rendered: each sink once per pass.
-    fn write_out(&mut self) {
-        if !self.file_out.is_empty() {
-            if let Some(f) = &mut self.file {
-                f.write(&self.file_out, self.file_records);
-                if self.unsynced_since.is_none() {
-                    self.unsynced_since = Some(Instant::now());
+    /// Writes what was rendered: each sink once per pass. The file's write (and an
+    /// interval or `always` sync after it) is handed to the file thread, which works on
+    /// it while this thread renders the next pass.
+    fn write_out(&mut self, flushing: bool) {
+        if let Some(f) = &mut self.file {
+            let wrote = !self.file_out.is_empty();
+            if wrote && self.unsynced_since.is_none() {
+                self.unsynced_since = Some(Instant::now());
+            }
+            // A flush syncs below, after waiting for this write.
+            let sync = !flushing
+                && match (self.fsync, self.unsynced_since) {
+                    (_, None) | (Fsync::Never, _) => false,
+                    (Fsync::Always, Some(_)) => true,
+                    (Fsync::Interval(d), Some(t)) => t.elapsed() >= d,
+                };
+            if wrote || sync {
+                f.submit(&mut self.file_out, self.file_records, sync);
+                if sync {
+                    self.unsynced_since = None;
                 }
             }
-            self.file_out.clear();
-            self.file_records = 0;
-            if self.file_out.capacity() > 8 << 20 {
-                self.file_out.shrink_to(1 << 20);
-            }
         }
+        self.file_out.clear();
+        self.file_records = 0;
         if !self.console_out.is_empty() {
             if let Some(c) = &mut self.console {
                 c.write(&self.console_out);
@@ -394,35 +406,29 @@ impl Writer {
         }
     }
 
-    /// Step 4: fsync per policy; always on flush.
+    /// Step 4: on flush, wait for the file thread and fsync (the `LOG_FSYNC` policy's
+    /// own syncs go with the writes, in `write_out`).
     fn sync(&mut self, flushing: bool) {
-        if flushing {
-            if let Some(c) = &mut self.console {
-                // A console that stalled says how much it skipped (bounded wait).
-                c.catch_up(100);
-            }
+        if !flushing {
+            return;
         }
-        let Some(f) = &mut self.file else { return };
-        let due = match (self.fsync, self.unsynced_since) {
-            (_, _) if flushing => true,
-            (_, None) => false,
-            (Fsync::Always, Some(_)) => true,
-            (Fsync::Never, Some(_)) => false,
-            (Fsync::Interval(d), Some(t)) => t.elapsed() >= d,
-        };
-        if flushing && crate::runtime::exiting() {
+        if let Some(c) = &mut self.console {
+            // A console that stalled says how much it skipped (bounded wait).
+            c.catch_up(100);
+        }
+        let Some(f) = self.file.as_mut().and_then(FileThread::sink) else { return };
+        if crate::runtime::exiting() {
             f.finish();
-            self.unsynced_since = None;
-        } else if due {
+        } else {
             let _ = f.sync();
-            self.unsynced_since = None;
         }
+        self.unsynced_since = None;
     }
 
     /// Step 5: nothing to do; park for a bounded time (a flush or a full ring
     /// unparks earlier).
     fn wait(&mut self) {
-        if let Some(f) = &mut self.file {
+        if let Some(f) = self.file.as_mut().and_then(FileThread::sink) {
             f.retry();
         }
         let idle_for = self.last_activity.elapsed();

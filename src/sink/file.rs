@@ -679,6 +679,27 @@ impl FileSink {
     }
 }
 
+/// Test hooks for other modules' tests.
+#[cfg(test)]
+impl FileSink {
+    /// Something was written since the last successful `fdatasync`.
+    pub(crate) fn is_dirty(&self) -> bool {
+        self.dirty
+    }
+
+    /// Writes fail with ENOSPC once `n` more bytes have been accepted.
+    pub(crate) fn fail_writes_after(&mut self, n: usize) {
+        self.fault = Some(n);
+    }
+
+    /// The disk accepts writes again, and the next `retry` tries at once.
+    pub(crate) fn heal(&mut self) {
+        self.fault = None;
+        self.next_retry = Instant::now();
+        self.next_check = Instant::now();
+    }
+}
+
 impl Drop for FileSink {
     fn drop(&mut self) {
         self.finish();

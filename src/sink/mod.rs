@@ -2,3 +2,4 @@
 
 pub(crate) mod console;
 pub(crate) mod file;
+pub(crate) mod file_thread;
