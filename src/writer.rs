@@ -123,6 +123,8 @@ pub(crate) struct Writer {
     started: Instant,
     last_activity: Instant,
     unsynced_since: Option<Instant>,
+    /// Buffers in the pool may still be untouched (see `Frontend::prefault_one`).
+    prefaulting: bool,
 }
 
 pub(crate) struct WriterConfig {
@@ -172,6 +174,7 @@ impl Writer {
             started: now,
             last_activity: now,
             unsynced_since: None,
+            prefaulting: true,
         }
     }
 
@@ -221,6 +224,10 @@ impl Writer {
         self.sync(flushing);
         if flushing {
             self.flush.complete(flush_ticket);
+        }
+        if self.prefaulting {
+            // One buffer per pass (~17 pages): the pool is warm within ~70 passes.
+            self.prefaulting = self.frontend.prefault_one();
         }
         busy
     }
