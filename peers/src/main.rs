@@ -35,11 +35,12 @@ static ALLOC: CountingAlloc = CountingAlloc;
 const SCENARIOS: &[&str] = &["latency", "tput1", "tput2", "default", "extras"];
 
 const USAGE: &str = "\
-usage: logkit-peers [all | LOGGER...] [--scenario S[,S...]] [--calls N] [--records N] [--results DIR] [--keep-logs]
+usage: logkit-peers [all | LOGGER...] [--scenario S[,S...]] [--rounds N] [--calls N] [--records N] [--results DIR] [--keep-logs]
        logkit-peers list
 
 LOGGER    logkit tracing slog ftlog spdlog fast_log baseline (default: all)
 S         latency tput1 tput2 default extras (default: all; extras runs for logkit only)
+--rounds  rounds of every logger and scenario, interleaved; tables give each figure's median (default 3)
 --calls   timed calls in the latency scenario (default 200000, after 20000 untimed)
 --records records per throughput / default run, over all producers (default 1000000)
 --results where the tables, CSVs and per-run outputs go (default peers/results)";
@@ -47,6 +48,7 @@ S         latency tput1 tput2 default extras (default: all; extras runs for logk
 struct Opts {
     loggers: Vec<String>,
     scenarios: Vec<String>,
+    rounds: usize,
     calls: usize,
     records: u64,
     results: PathBuf,
@@ -59,6 +61,7 @@ fn parse(args: &[String]) -> Result<Opts, String> {
     let mut o = Opts {
         loggers: Vec::new(),
         scenarios: Vec::new(),
+        rounds: 3,
         calls: 200_000,
         records: 1_000_000,
         results: here.join("results"),
@@ -71,6 +74,7 @@ fn parse(args: &[String]) -> Result<Opts, String> {
         match a.as_str() {
             "all" => {}
             "--scenario" => o.scenarios.extend(val()?.split(',').map(str::to_owned)),
+            "--rounds" => o.rounds = val()?.parse().map_err(|e| format!("--rounds: {e}"))?,
             "--calls" => o.calls = val()?.parse().map_err(|e| format!("--calls: {e}"))?,
             "--records" => o.records = val()?.parse().map_err(|e| format!("--records: {e}"))?,
             "--results" => o.results = PathBuf::from(val()?),
@@ -90,8 +94,8 @@ fn parse(args: &[String]) -> Result<Opts, String> {
     if o.scenarios.is_empty() {
         o.scenarios = SCENARIOS.iter().map(|s| (*s).to_owned()).collect();
     }
-    if o.calls < 1000 || o.records < 2 {
-        return Err("--calls must be ≥ 1000 and --records ≥ 2".into());
+    if o.calls < 1000 || o.records < 2 || o.rounds == 0 {
+        return Err("--calls must be ≥ 1000, --records ≥ 2 and --rounds ≥ 1".into());
     }
     Ok(o)
 }
@@ -129,37 +133,47 @@ fn main() {
 fn parent(o: &Opts) {
     let runs = o.results.join("runs");
     std::fs::create_dir_all(&runs).expect("results dir");
+    // Round files of an earlier run must not mix with this one's.
+    for e in std::fs::read_dir(&runs).expect("results dir").flatten() {
+        if e.path().extension().is_some_and(|x| x == "txt") {
+            let _ = std::fs::remove_file(e.path());
+        }
+    }
     let exe = std::env::current_exe().expect("current exe");
     let t0 = Instant::now();
-    for logger in &o.loggers {
-        for scenario in &o.scenarios {
-            if scenario == "extras" && logger != "logkit" {
-                continue;
+    // Rounds outermost: a burst of load on the shared machine then touches one round of
+    // every logger rather than every round of one.
+    for round in 1..=o.rounds {
+        for logger in &o.loggers {
+            for scenario in &o.scenarios {
+                if scenario == "extras" && logger != "logkit" {
+                    continue;
+                }
+                eprint!("round {round}/{} {logger:>9} {scenario:<8} … ", o.rounds);
+                let started = Instant::now();
+                let out = Command::new(&exe)
+                    .args(["child", logger, scenario])
+                    .args(["--calls", &o.calls.to_string(), "--records", &o.records.to_string()])
+                    .arg("--results")
+                    .arg(&o.results)
+                    .arg("--logs")
+                    .arg(&o.logs)
+                    .args(o.keep_logs.then_some("--keep-logs"))
+                    .output()
+                    .expect("spawn child");
+                let stdout = String::from_utf8_lossy(&out.stdout);
+                let file = runs.join(format!("{logger}.{scenario}.r{round}.txt"));
+                let mut text = stdout.clone().into_owned();
+                if !out.status.success() {
+                    text += &format!("status={}\nstderr={:?}\n", out.status, String::from_utf8_lossy(&out.stderr));
+                }
+                std::fs::write(&file, text).expect("write run");
+                eprintln!(
+                    "{:.1} s{}",
+                    started.elapsed().as_secs_f64(),
+                    if out.status.success() { String::new() } else { format!(" FAILED ({})", out.status) }
+                );
             }
-            eprint!("{logger:>9} {scenario:<8} … ");
-            let started = Instant::now();
-            let out = Command::new(&exe)
-                .args(["child", logger, scenario])
-                .args(["--calls", &o.calls.to_string(), "--records", &o.records.to_string()])
-                .arg("--results")
-                .arg(&o.results)
-                .arg("--logs")
-                .arg(&o.logs)
-                .args(o.keep_logs.then_some("--keep-logs"))
-                .output()
-                .expect("spawn child");
-            let stdout = String::from_utf8_lossy(&out.stdout);
-            let file = runs.join(format!("{logger}.{scenario}.txt"));
-            let mut text = stdout.clone().into_owned();
-            if !out.status.success() {
-                text += &format!("status={}\nstderr={:?}\n", out.status, String::from_utf8_lossy(&out.stderr));
-            }
-            std::fs::write(&file, text).expect("write run");
-            eprintln!(
-                "{:.1} s{}",
-                started.elapsed().as_secs_f64(),
-                if out.status.success() { String::new() } else { format!(" FAILED ({})", out.status) }
-            );
         }
     }
     eprintln!("all runs: {:.0} s", t0.elapsed().as_secs_f64());
@@ -172,14 +186,44 @@ fn parent(o: &Opts) {
 
 type Metrics = BTreeMap<String, String>;
 
+/// Every round of one logger and scenario, in round order; `None` if there is none or
+/// any round failed.
+fn read_rounds(runs: &Path, logger: &str, scenario: &str) -> Option<Vec<Metrics>> {
+    let mut rounds = Vec::new();
+    for round in 1.. {
+        let Ok(text) = std::fs::read_to_string(runs.join(format!("{logger}.{scenario}.r{round}.txt"))) else { break };
+        let m: Metrics = text
+            .lines()
+            .filter_map(|l| l.split_once('='))
+            .map(|(k, v)| (k.trim().to_owned(), v.trim().to_owned()))
+            .collect();
+        if m.contains_key("status") {
+            return None;
+        }
+        rounds.push(m);
+    }
+    (!rounds.is_empty()).then_some(rounds)
+}
+
+/// One logger and scenario over all rounds: each numeric figure is the median of the
+/// rounds' (the lower middle one for an even count), anything else the first round's.
 fn read_run(runs: &Path, logger: &str, scenario: &str) -> Option<Metrics> {
-    let text = std::fs::read_to_string(runs.join(format!("{logger}.{scenario}.txt"))).ok()?;
-    let m: Metrics = text
-        .lines()
-        .filter_map(|l| l.split_once('='))
-        .map(|(k, v)| (k.trim().to_owned(), v.trim().to_owned()))
-        .collect();
-    (!m.contains_key("status")).then_some(m)
+    let rounds = read_rounds(runs, logger, scenario)?;
+    let mut m = rounds[0].clone();
+    for (k, v) in m.iter_mut() {
+        let mut xs: Vec<f64> = rounds.iter().filter_map(|r| r.get(k)?.parse().ok()).collect();
+        if xs.len() == rounds.len() && rounds.len() > 1 {
+            xs.sort_by(f64::total_cmp);
+            let mid = xs[(xs.len() - 1) / 2];
+            *v = if v.contains('.') || mid.fract() != 0.0 { format!("{mid}") } else { format!("{mid:.0}") };
+        }
+    }
+    Some(m)
+}
+
+/// One figure of every round, in round order.
+fn per_round(runs: &Path, logger: &str, scenario: &str, key: &str) -> Vec<f64> {
+    read_rounds(runs, logger, scenario).unwrap_or_default().iter().filter_map(|r| r.get(key)?.parse().ok()).collect()
 }
 
 fn num(m: Option<&Metrics>, key: &str) -> Option<f64> {
@@ -206,6 +250,11 @@ fn summarize(o: &Opts, runs: &Path) -> (String, String) {
     let lk_p50 = num(lk_lat.as_ref(), "p50");
 
     let mut md = String::new();
+    let _ = writeln!(
+        md,
+        "Every figure is the median of {} rounds; each round runs every logger and scenario once, in its own process.\n",
+        o.rounds
+    );
     let _ = writeln!(md, "### Caller latency (ns), one producer, one call per µs\n");
     let _ = writeln!(
         md,
@@ -285,6 +334,19 @@ fn summarize(o: &Opts, runs: &Path) -> (String, String) {
             "\nBest lossless peer end to end (1 producer, with fdatasync): **{name}**, {:.2} M/s; logkit: {}.",
             v / 1e6,
             lk_e2e.map_or("–".into(), |l| format!("{:.2} M/s = {:.1}×", l / 1e6, l / v))
+        );
+        let rounds = |l: &str| {
+            per_round(runs, l, "tput1", "synced_rps")
+                .iter()
+                .map(|v| format!("{:.2}", v / 1e6))
+                .collect::<Vec<_>>()
+                .join(", ")
+        };
+        let _ = writeln!(
+            md,
+            "Per round (M/s, 1 producer, with fdatasync): logkit {}; {name} {}.",
+            rounds("logkit"),
+            rounds(name)
         );
     }
     if let Some((name, v)) = best("flushed_rps") {
