@@ -188,6 +188,9 @@ pub(crate) struct FileSink {
     /// Test hook: how often writeback was started.
     #[cfg(test)]
     kicks: u32,
+    /// Test hook: the next `write` panics.
+    #[cfg(test)]
+    panic_next: bool,
 }
 
 impl FileSink {
@@ -221,6 +224,8 @@ impl FileSink {
             reports: Vec::new(),
             #[cfg(test)]
             kicks: 0,
+            #[cfg(test)]
+            panic_next: false,
         })
     }
 
@@ -229,6 +234,10 @@ impl FileSink {
     /// Never panics and never blocks for long: on failure the batch is held (or counted
     /// as lost when the hold buffer is full) and written by a later `write` or `retry`.
     pub(crate) fn write(&mut self, batch: &[u8], records: u64) {
+        #[cfg(test)]
+        if std::mem::take(&mut self.panic_next) {
+            panic!("test hook: the file sink panics");
+        }
         if batch.is_empty() {
             return;
         }
@@ -690,6 +699,11 @@ impl FileSink {
     /// Writes fail with ENOSPC once `n` more bytes have been accepted.
     pub(crate) fn fail_writes_after(&mut self, n: usize) {
         self.fault = Some(n);
+    }
+
+    /// The next `write` panics (a bug in the sink, as far as its callers can tell).
+    pub(crate) fn panic_on_next_write(&mut self) {
+        self.panic_next = true;
     }
 
     /// The disk accepts writes again, and the next `retry` tries at once.

@@ -263,6 +263,23 @@ mod tests {
     }
 
     #[test]
+    fn a_panic_in_the_sink_loses_that_batch_counted_and_the_thread_goes_on() {
+        let dir = tempfile::tempdir().unwrap();
+        let path = dir.path().join("run.log");
+        let mut ft = FileThread::start(sink(&path));
+        let mut buf = lines(0..10);
+        ft.submit(&mut buf, 10, false);
+        ft.sink().unwrap().panic_on_next_write();
+        let mut buf = lines(10..20);
+        ft.submit(&mut buf, 10, false);
+        let mut buf = lines(20..30);
+        ft.submit(&mut buf, 10, true);
+        assert!(ft.sink().is_some(), "the sink came back from the panicking job");
+        assert_eq!(ft.take_lost(), 10, "the panicking job's records are counted");
+        assert_eq!(numbers(&path), (0..10).chain(20..30).collect::<Vec<_>>());
+    }
+
+    #[test]
     fn records_lost_by_the_sink_reach_the_writer() {
         let dir = tempfile::tempdir().unwrap();
         let path = dir.path().join("run.log");
