@@ -7,12 +7,12 @@ mod common;
 
 use std::collections::{BTreeMap, HashSet};
 use std::error::Error;
-use std::fmt;
 use std::future::Future;
 use std::pin::Pin;
 use std::task::{Context, Poll};
 use std::time::Duration;
 
+use common::{disk, ReadError};
 use logkit::capture;
 use serde_json::Value as J;
 
@@ -31,38 +31,6 @@ fn assert_success_end(end: &J) {
     assert_eq!(end["level"], "info", "{end}");
     assert!(end.get("exc_info").is_none(), "{end}");
     assert!(end["dur_ms"].as_f64().is_some_and(|d| d >= 0.0), "{end}");
-}
-
-/// An error with a `source()`.
-#[derive(Debug)]
-struct ReadError {
-    source: std::io::Error,
-}
-
-impl fmt::Display for ReadError {
-    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        f.write_str("read failed")
-    }
-}
-
-impl Error for ReadError {
-    fn source(&self) -> Option<&(dyn Error + 'static)> {
-        Some(&self.source)
-    }
-}
-
-impl From<std::io::Error> for ReadError {
-    fn from(source: std::io::Error) -> ReadError {
-        ReadError { source }
-    }
-}
-
-fn disk(fail: bool) -> std::io::Result<u32> {
-    if fail {
-        Err(std::io::Error::other("disk gone"))
-    } else {
-        Ok(5)
-    }
 }
 
 /// Returns `Pending` once (waking itself), then `Ready`: a suspension point that needs

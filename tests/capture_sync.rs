@@ -5,40 +5,9 @@ mod common;
 use std::error::Error;
 use std::fmt;
 
+use common::{disk, ReadError};
 use logkit::capture;
 use serde_json::Value as J;
-
-/// An error with a `source()`.
-#[derive(Debug)]
-struct ReadError {
-    source: std::io::Error,
-}
-
-impl fmt::Display for ReadError {
-    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        f.write_str("read failed")
-    }
-}
-
-impl Error for ReadError {
-    fn source(&self) -> Option<&(dyn Error + 'static)> {
-        Some(&self.source)
-    }
-}
-
-impl From<std::io::Error> for ReadError {
-    fn from(source: std::io::Error) -> ReadError {
-        ReadError { source }
-    }
-}
-
-fn disk(fail: bool) -> std::io::Result<u32> {
-    if fail {
-        Err(std::io::Error::other("disk gone"))
-    } else {
-        Ok(5)
-    }
-}
 
 fn read_error() -> ReadError {
     ReadError { source: std::io::Error::other("disk gone") }

@@ -164,3 +164,36 @@ pub fn the<'a>(recs: &'a [serde_json::Value], event: &str) -> &'a serde_json::Va
     assert_eq!(found.len(), 1, "records {event:?}: {found:?}");
     found[0]
 }
+
+/// An error with a `source()`, for the `#[capture]` tests' `Err` outcomes.
+#[derive(Debug)]
+pub struct ReadError {
+    pub source: std::io::Error,
+}
+
+impl std::fmt::Display for ReadError {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.write_str("read failed")
+    }
+}
+
+impl std::error::Error for ReadError {
+    fn source(&self) -> Option<&(dyn std::error::Error + 'static)> {
+        Some(&self.source)
+    }
+}
+
+impl From<std::io::Error> for ReadError {
+    fn from(source: std::io::Error) -> ReadError {
+        ReadError { source }
+    }
+}
+
+/// `Ok(5)`, or an I/O error "disk gone".
+pub fn disk(fail: bool) -> std::io::Result<u32> {
+    if fail {
+        Err(std::io::Error::other("disk gone"))
+    } else {
+        Ok(5)
+    }
+}
