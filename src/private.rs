@@ -9,7 +9,7 @@ pub use crate::span::{outcome, CaptureStart, Captured, Outcome, Span, SpanSite};
 pub use crate::value::{debug, display, Value};
 pub use core::format_args;
 
-use crate::record::{Encoder, HAS_MESSAGE};
+use crate::record::{Encoder, HAS_MESSAGE, STATIC_MESSAGE};
 use crate::{clock, context, filter, runtime};
 
 /// The gate: level floor, per-target directives, sampling. Loads a few atomics and
@@ -33,11 +33,19 @@ pub fn log(cs: &'static Callsite, message: Option<fmt::Arguments<'_>>, fields: &
         }
     };
     let ts = clock::now();
-    let flags = if message.is_some() { HAS_MESSAGE } else { 0 };
+    // A message without arguments is a literal: it travels as a pointer.
+    let literal = message.and_then(|m| m.as_str()).filter(|s| s.len() <= crate::record::encode::MAX_VALUE_BYTES);
+    let flags = match (message, literal) {
+        (_, Some(_)) => HAS_MESSAGE | STATIC_MESSAGE,
+        (Some(_), None) => HAS_MESSAGE,
+        (None, None) => 0,
+    };
     rt.frontend.write(&mut |buf| {
         let mut enc = Encoder::begin(buf, cs.level(), flags, Some(cs), ts);
-        if let Some(m) = message {
-            enc.raw_fmt(m);
+        match (literal, message) {
+            (Some(s), _) => enc.static_str(s),
+            (None, Some(m)) => enc.raw_fmt(m),
+            (None, None) => {}
         }
         context::encode_current(&mut enc);
         let mut values = enc.values();

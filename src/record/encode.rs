@@ -59,6 +59,16 @@ impl<'a> Encoder<'a> {
         self.buf[at..at + 4].copy_from_slice(&n.to_ne_bytes());
     }
 
+    /// A `&'static str` by address and length (see [`super::STATIC_MESSAGE`]).
+    #[inline]
+    pub(crate) fn static_str(&mut self, s: &'static str) {
+        let addr = s.as_ptr().expose_provenance() as u64;
+        let mut b = [0u8; 16];
+        b[..8].copy_from_slice(&addr.to_ne_bytes());
+        b[8..].copy_from_slice(&(s.len() as u64).to_ne_bytes());
+        self.buf.extend_from_slice(&b);
+    }
+
     /// A length-prefixed string produced by formatting (no tag).
     #[inline]
     pub(crate) fn raw_fmt(&mut self, args: fmt::Arguments<'_>) {

@@ -8,7 +8,8 @@
 //! ```text
 //! record   = len:u32  level:u8  flags:u8  pad:u16  callsite:usize(u64)  timestamp_ns:u64
 //!            [target: str]      (flags & HAS_TARGET; else the call site's target)
-//!            [message: str]     (flags & HAS_MESSAGE)
+//!            [message: str]     (flags & HAS_MESSAGE, unless STATIC_MESSAGE)
+//!            [message: ptr:u64 len:u64]  (flags & STATIC_MESSAGE: a `&'static str`)
 //!            ctx_len:u32 ctx    (context entries: key:str value, repeated)
 //!            fields             (values in call-site order until `len`; keys come from
 //!                                the call site, or inline when flags & INLINE_KEYS)
@@ -30,6 +31,9 @@ pub(crate) const HAS_TARGET: u8 = 1;
 pub(crate) const HAS_MESSAGE: u8 = 2;
 /// Fields carry their keys inline (records built without a call site's key list).
 pub(crate) const INLINE_KEYS: u8 = 4;
+/// The message is a string literal, carried as its address and length: the call site
+/// copies no bytes, and the writer renders it once per call site (`render::json`).
+pub(crate) const STATIC_MESSAGE: u8 = 8;
 
 /// The tag byte in front of each encoded value.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]

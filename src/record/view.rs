@@ -1,6 +1,6 @@
 //! Writer side: reading records back out of a batch buffer.
 
-use super::{Tag, HAS_MESSAGE, HAS_TARGET, HEADER_LEN, INLINE_KEYS};
+use super::{Tag, HAS_MESSAGE, HAS_TARGET, HEADER_LEN, INLINE_KEYS, STATIC_MESSAGE};
 use crate::callsite::Callsite;
 use crate::level::Level;
 
@@ -14,6 +14,9 @@ pub(crate) struct RecordView<'a> {
     pub(crate) target: &'a str,
     /// The message; empty when none was given.
     pub(crate) message: &'a str,
+    /// The message again when it is a string literal (the same address every time a
+    /// call site logs), which lets the writer render it once.
+    pub(crate) static_message: Option<&'static str>,
     /// The static call site, if the record came from a macro.
     pub(crate) callsite: Option<&'static Callsite>,
     context: &'a [u8],
@@ -139,7 +142,12 @@ pub(crate) fn next_record(buf: &[u8]) -> Option<(RecordView<'_>, &[u8])> {
     };
     let mut r = Reader(&rec[HEADER_LEN..]);
     let target = if flags & HAS_TARGET != 0 { r.str()? } else { callsite.map_or("", |c| c.target()) };
-    let message = if flags & HAS_MESSAGE != 0 { r.str()? } else { "" };
+    let static_message = if flags & STATIC_MESSAGE != 0 { Some(r.static_str()?) } else { None };
+    let message = match static_message {
+        Some(m) => m,
+        None if flags & HAS_MESSAGE != 0 => r.str()?,
+        None => "",
+    };
     let ctx_len = r.u32()? as usize;
     let context = r.take(ctx_len)?;
     let view = RecordView {
@@ -147,6 +155,7 @@ pub(crate) fn next_record(buf: &[u8]) -> Option<(RecordView<'_>, &[u8])> {
         level,
         target,
         message,
+        static_message,
         callsite,
         context,
         fields: r.0,
@@ -222,6 +231,18 @@ impl<'a> Reader<'a> {
             Err(e) => std::str::from_utf8(&b[..e.valid_up_to()]).unwrap_or(""),
         })
     }
+    /// A `&'static str` written by `Encoder::static_str`.
+    #[inline]
+    fn static_str(&mut self) -> Option<&'static str> {
+        let addr = self.u64()? as usize;
+        let len = self.u64()? as usize;
+        let ptr: *const u8 = std::ptr::with_exposed_provenance(addr);
+        // SAFETY: the only writer of a STATIC_MESSAGE record is `Encoder::static_str`,
+        // which stores the address and length of a `&'static str`; buffers never leave
+        // the crate, so they describe a live, immutable, valid UTF-8 string.
+        Some(unsafe { std::str::from_utf8_unchecked(std::slice::from_raw_parts(ptr, len)) })
+    }
+
     #[inline]
     fn value(&mut self) -> Option<FieldValue<'a>> {
         Some(match Tag::from_u8(self.u8()?)? {

@@ -44,6 +44,10 @@ struct Site {
     callsite: &'static Callsite,
     /// `","level":"info","event":`.
     level: &'static [u8],
+    /// The literal message last rendered into `head`.
+    message: Option<&'static str>,
+    /// `level`, then `message` as a JSON string.
+    head: Vec<u8>,
     /// `,"key":` for each field, concatenated; `key_ends[i]` is where field i's ends.
     keys: Vec<u8>,
     key_ends: Vec<usize>,
@@ -62,40 +66,64 @@ pub(crate) struct Sites {
     last_ctx_json: Vec<u8>,
 }
 
-impl Sites {
+impl Site {
+    /// Writes `","level":…,"event":"message"`; a literal message is escaped only the
+    /// first time (a call site has one literal, so `head` is built once).
     #[inline]
-    fn get(&mut self, cs: &'static Callsite, redact: &Redactor) -> &Site {
-        let slot = cs.render_slot() as usize;
-        // The pointer check keeps two renderers in one process (tests) correct: a
-        // call site cached by the other one is rebuilt here.
-        if slot == 0 || slot > self.sites.len() || !std::ptr::eq(self.sites[slot - 1].callsite, cs) {
-            return self.insert(cs, redact);
+    fn write_head(&mut self, out: &mut Vec<u8>, rec: &RecordView<'_>) {
+        let Some(m) = rec.static_message else {
+            out.extend_from_slice(self.level);
+            return write_str(out, rec.message);
+        };
+        if !self.message.is_some_and(|c| std::ptr::eq(c, m)) {
+            self.set_message(m);
         }
-        &self.sites[slot - 1]
+        out.extend_from_slice(&self.head);
     }
 
     #[cold]
-    #[inline(never)]
-    fn insert(&mut self, cs: &'static Callsite, redact: &Redactor) -> &Site {
-        let mut keys = Vec::new();
-        let mut key_ends = Vec::new();
-        let mut redacted = Vec::new();
-        for name in cs.field_names() {
-            keys.push(b',');
-            write_str(&mut keys, name);
-            keys.push(b':');
-            key_ends.push(keys.len());
-            redacted.push(redact.is_redacted(name));
-        }
-        let mut tail = b",\"target\":".to_vec();
-        write_str(&mut tail, cs.target());
-        tail.extend_from_slice(b"}\n");
-        let level = level_prefix(cs.level());
-        self.sites.push(Site { callsite: cs, level, keys, key_ends, redacted, tail });
-        cs.set_render_slot(u32::try_from(self.sites.len()).unwrap_or(0));
-        let last = self.sites.len() - 1;
-        &self.sites[last]
+    fn set_message(&mut self, m: &'static str) {
+        self.message = Some(m);
+        self.head.clear();
+        self.head.extend_from_slice(self.level);
+        write_str(&mut self.head, m);
     }
+}
+
+/// The call site's cached [`Site`], built on first use. A free function (not a
+/// method of [`Sites`]) so the context bytes can be borrowed beside it.
+#[inline]
+fn site_for<'s>(sites: &'s mut Vec<Site>, cs: &'static Callsite, redact: &Redactor) -> &'s mut Site {
+    let slot = cs.render_slot() as usize;
+    // The pointer check keeps two renderers in one process (tests) correct: a call site
+    // cached by the other one is rebuilt here.
+    if slot == 0 || slot > sites.len() || !std::ptr::eq(sites[slot - 1].callsite, cs) {
+        return insert_site(sites, cs, redact);
+    }
+    &mut sites[slot - 1]
+}
+
+#[cold]
+#[inline(never)]
+fn insert_site<'s>(sites: &'s mut Vec<Site>, cs: &'static Callsite, redact: &Redactor) -> &'s mut Site {
+    let mut keys = Vec::new();
+    let mut key_ends = Vec::new();
+    let mut redacted = Vec::new();
+    for name in cs.field_names() {
+        keys.push(b',');
+        write_str(&mut keys, name);
+        keys.push(b':');
+        key_ends.push(keys.len());
+        redacted.push(redact.is_redacted(name));
+    }
+    let mut tail = b",\"target\":".to_vec();
+    write_str(&mut tail, cs.target());
+    tail.extend_from_slice(b"}\n");
+    let level = level_prefix(cs.level());
+    sites.push(Site { callsite: cs, level, message: None, head: Vec::new(), keys, key_ends, redacted, tail });
+    cs.set_render_slot(u32::try_from(sites.len()).unwrap_or(0));
+    let last = sites.len() - 1;
+    &mut sites[last]
 }
 
 fn level_prefix(level: Level) -> &'static [u8] {
@@ -128,13 +156,12 @@ pub(crate) fn write_record_cached(
         sites.last_ctx_json.clear();
         write_context(&mut sites.last_ctx_json, rec, redact);
     }
+    let Sites { sites, last_ctx_json, .. } = sites;
+    let site = site_for(sites, cs, redact);
     out.extend_from_slice(b"{\"timestamp\":\"");
     ts.write_rfc3339(out, rec.timestamp_ns);
-    let level = sites.get(cs, redact).level;
-    out.extend_from_slice(level);
-    write_str(out, rec.message);
-    out.extend_from_slice(&sites.last_ctx_json);
-    let site = sites.get(cs, redact);
+    site.write_head(out, rec);
+    out.extend_from_slice(last_ctx_json);
     let mut start = 0;
     for (i, value) in values.enumerate() {
         let Some(&end) = site.key_ends.get(i) else { break };
@@ -544,7 +571,7 @@ fn escape<const MODE: u8>(out: &mut Vec<u8>, s: &str) {
 pub(crate) mod test_support {
     use crate::callsite::Callsite;
     use crate::level::Level;
-    use crate::record::{view, Encoder, HAS_MESSAGE, HAS_TARGET, INLINE_KEYS};
+    use crate::record::{view, Encoder, HAS_MESSAGE, HAS_TARGET, INLINE_KEYS, STATIC_MESSAGE};
     use crate::value::ValueEncoder;
 
     /// A value to put in a test record.
@@ -627,6 +654,25 @@ pub(crate) mod test_support {
         buf
     }
 
+    /// Like [`callsite_record`], with a message: a string literal carried by address
+    /// (what `info!("literal", ...)` encodes) when `literal`, else copied.
+    pub(crate) fn message_record(cs: &'static Callsite, message: &'static str, literal: bool, values: &[V]) -> Vec<u8> {
+        let mut buf = Vec::new();
+        let flags = if literal { HAS_MESSAGE | STATIC_MESSAGE } else { HAS_MESSAGE };
+        let mut enc = Encoder::begin(&mut buf, cs.level(), flags, Some(cs), 0);
+        if literal {
+            enc.static_str(message);
+        } else {
+            enc.raw_str(message);
+        }
+        enc.context(&[]);
+        for v in values {
+            v.encode(&mut enc.values());
+        }
+        enc.finish();
+        buf
+    }
+
     /// Renders every record in `buf` with `f`.
     pub(crate) fn render(buf: &[u8], mut f: impl FnMut(&mut Vec<u8>, &view::RecordView<'_>)) -> String {
         let mut out = Vec::new();
@@ -683,7 +729,7 @@ mod tests {
             assert!(serde_json::from_str::<serde_json::Value>(text).is_ok(), "{text} is not JSON");
         }
     }
-    use super::test_support::{callsite_record, record, render, V};
+    use super::test_support::{callsite_record, message_record, record, render, V};
     use super::*;
     use crate::callsite::Callsite;
     use crate::level::Level;
@@ -801,6 +847,31 @@ mod tests {
         assert_eq!(v["rows"], 3);
         assert_eq!(v["table"], "users");
         assert_eq!(v["target"], "app::db");
+    }
+
+    #[test]
+    fn a_literal_message_renders_escaped_like_a_copied_one_every_time() {
+        static CS: Callsite = Callsite::new(Level::Info, "app", "a.rs", 1, &["n"]);
+        const HOSTILE: &str = "say \"hi\"\n\u{202e}\\ done";
+        let redact = Redactor::default();
+        let mut sites = Sites::default();
+        let mut ts = TimestampCache::default();
+        let mut cached =
+            |buf: &[u8]| render(buf, |out, rec| write_record_cached(out, rec, &mut sites, &redact, &mut ts));
+        // The first record builds the call site's head, later ones reuse it, and a
+        // different literal (never two at one real call site, but cheap to check) is
+        // not mistaken for the cached one.
+        for (i, msg) in [HOSTILE, HOSTILE, "other", HOSTILE].into_iter().enumerate() {
+            let line = cached(&message_record(&CS, msg, true, &[V::U64(i as u64)]));
+            let v = parse(&line);
+            assert_eq!(v["event"], msg, "{line}");
+            assert_eq!(v["n"], i as u64);
+            assert_eq!(v["level"], "info");
+            assert!(!line.contains('\u{202e}'), "bidi control left raw: {line:?}");
+        }
+        // Same bytes as the copied-message path.
+        let literal = cached(&message_record(&CS, HOSTILE, true, &[V::U64(7)]));
+        assert_eq!(literal, cached(&message_record(&CS, HOSTILE, false, &[V::U64(7)])));
     }
 
     #[test]
