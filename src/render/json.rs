@@ -214,8 +214,26 @@ fn write_member(out: &mut Vec<u8>, key: &str, value: FieldValue<'_>, redact: &Re
 pub(crate) fn write_str(out: &mut Vec<u8>, s: &str) {
     out.reserve(s.len() + 2);
     out.push(b'"');
-    escape::<JSON_STRING>(out, s);
+    if is_plain(s.as_bytes()) {
+        out.extend_from_slice(s.as_bytes());
+    } else {
+        escape::<JSON_STRING>(out, s);
+    }
     out.push(b'"');
+}
+
+/// Whether no byte of `b` needs a look from [`escape`]: the common case, checked in one
+/// pass without the bookkeeping of copying runs (eight bytes at a time, then the table
+/// for the last few).
+#[inline]
+fn is_plain(b: &[u8]) -> bool {
+    let mut words = b.chunks_exact(8);
+    for w in &mut words {
+        if word_needs_attention(u64::from_le_bytes([w[0], w[1], w[2], w[3], w[4], w[5], w[6], w[7]])) {
+            return false;
+        }
+    }
+    words.remainder().iter().all(|&x| ESCAPE[x as usize] == __)
 }
 
 /// Appends `s` with every control character, DEL, C1 control, U+2028/2029 and bidi
