@@ -4,12 +4,20 @@
 //!
 //! # How a batch is written
 //!
-//! The writer thread hands over batches of complete lines. A batch goes out in one
-//! `write(2)` on an `O_APPEND` descriptor (EINTR and short writes are retried), split only
-//! where rotation must happen, and always at a line boundary. On local Linux filesystems an
-//! `O_APPEND` write of one buffer is atomic with respect to other appenders (the inode
-//! lock is held for the whole write), so several processes sharing one file never
-//! interleave inside a record.
+//! The writer thread hands over batches of complete lines. A batch goes out in
+//! `write(2)`s of at most [`MAX_WRITE`] bytes on an `O_APPEND` descriptor (EINTR and short
+//! writes are retried), split there and where rotation must happen, always at a line
+//! boundary. On local Linux filesystems an `O_APPEND` write of one buffer is atomic with
+//! respect to other appenders (the inode lock is held for the whole write), so several
+//! processes sharing one file never interleave inside a record.
+//!
+//! # The page cache
+//!
+//! Every [`WRITEBACK_CHUNK`] written, the kernel is asked to start writing the dirty
+//! pages out, and the pages of what was written more than [`KEEP_CACHED`] ago are handed
+//! back (`POSIX_FADV_DONTNEED`, after their writeback is done). A log is written once
+//! and read rarely: this keeps it from crowding the application's pages out of memory,
+//! and the next appends reuse the freed pages while they are warm.
 //!
 //! # Rotation
 //!

@@ -8,8 +8,8 @@
 //! other is being written. At most one job is in flight, and anything else the writer
 //! does with the sink (a flush's sync, a retry after a failure, the last write at exit)
 //! first waits for it to come home. Writes therefore happen in exactly the order they
-//! were submitted, and every guarantee of the sink (one `write(2)` per run of whole
-//! lines, the hold buffer on failure, rotation, following a moved file) is unchanged.
+//! were submitted, and every guarantee of the sink (whole lines in every `write(2)`, the
+//! hold buffer on failure, rotation, following a moved file) is unchanged.
 //!
 //! If the thread cannot be started, the same calls run on the writer, as before. A job
 //! runs under `catch_unwind`, so a panic in the sink comes back as the sink itself plus a
