@@ -6,8 +6,10 @@
 //
 // MODE 0: plain buffered writes; 1: + sync_file_range(WRITE) after each write (logkit's
 // writeback kick); 2: + wait for the writeback of what lies more than LAG_MIB behind
-// the end and drop it from the page cache (POSIX_FADV_DONTNEED), as logkit's file sink
-// does. Sleep a few seconds between runs so freed memory goes cold, as in a long run.
+// the end and drop it from the page cache (POSIX_FADV_DONTNEED); 3: like 1, + advise
+// DONTNEED without waiting on the 4 * LAG_MIB behind that point (the kernel drops the
+// pages already written back), which is what logkit's file sink does. Sleep a few
+// seconds between runs so freed memory goes cold, as in a long run.
 #define _GNU_SOURCE
 #include <fcntl.h>
 #include <stdio.h>
@@ -45,7 +47,11 @@ int main(int argc, char **argv) {
             return 1;
         }
         if (mode >= 1) sync_file_range(fd, off, chunk, SYNC_FILE_RANGE_WRITE);
-        if (mode >= 2 && off + chunk > lag + dropped) {
+        if (mode == 3 && off + chunk > lag) {
+            size_t end = off + chunk - lag, from = end > 4 * lag ? end - 4 * lag : 0;
+            posix_fadvise(fd, from, end - from, POSIX_FADV_DONTNEED);
+        }
+        if (mode == 2 && off + chunk > lag + dropped) {
             size_t end = off + chunk - lag;
             sync_file_range(fd, dropped, end - dropped,
                             SYNC_FILE_RANGE_WAIT_BEFORE | SYNC_FILE_RANGE_WRITE | SYNC_FILE_RANGE_WAIT_AFTER);

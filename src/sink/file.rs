@@ -76,14 +76,23 @@ pub(crate) const CHECK_INTERVAL: Duration = Duration::from_millis(100);
 /// harness: end to end 3.05 -> 3.98 M records/s, median of alternating runs (PERF.md).
 pub(crate) const WRITEBACK_CHUNK: u64 = 1 << 20;
 
-/// Bytes at the end of the file kept in the page cache; what lies further back was
-/// written and is handed back (`sync_file_range` waits for its writeback, then
-/// `posix_fadvise(POSIX_FADV_DONTNEED)`). A log is written once and read rarely, so
-/// keeping it cached only crowds out the application's own pages, and the pages freed
-/// here are the ones the next writes get back while they are still warm. On the test VM
-/// fresh pages cost a host fault each, and appending went from ~0.85 to ~2.3 GB/s
-/// (PERF.md, "Page cache"). The last 8 MiB stay cached for `tail -f` and friends.
+/// Bytes at the end of the file kept in the page cache; the pages of what lies further
+/// back are handed back (`posix_fadvise(POSIX_FADV_DONTNEED)`). A log is written once
+/// and read rarely, so keeping it cached only crowds out the application's own pages,
+/// and the pages freed here are the ones the next writes get back while they are still
+/// warm. On the test VM fresh pages cost a host fault each, and appending went from
+/// ~0.85 to ~2.4 GB/s (PERF.md, "Making the copy fast"). The last 8 MiB stay cached
+/// for `tail -f` and friends.
+///
+/// Nothing here waits for the disk: `DONTNEED` drops only pages already written back
+/// (a dirty page stays), so a slow disk still lets the page cache absorb a burst. Each
+/// writeback kick advises the [`RELEASE_SPAN`] behind the kept tail (pages get several
+/// chances as their writeback completes), and each successful `fdatasync`, after which
+/// every page is clean, sweeps everything older.
 pub(crate) const KEEP_CACHED: u64 = 8 << 20;
+
+/// How far behind the kept tail each writeback kick advises `DONTNEED` again.
+pub(crate) const RELEASE_SPAN: u64 = 32 << 20;
 
 /// Most bytes handed to one `write(2)`: a larger batch is cut at the last line end
 /// before this, so a record is never split between two writes. On the test VM, with
@@ -175,8 +184,9 @@ pub(crate) struct FileSink {
     dirty: bool,
     /// Bytes written since writeback was last started (see [`WRITEBACK_CHUNK`]).
     unkicked: u64,
-    /// File offset before which the written pages were handed back (see [`KEEP_CACHED`]).
-    cached_from: u64,
+    /// File offset before which every page was handed back after an `fdatasync` (see
+    /// [`KEEP_CACHED`]).
+    swept: u64,
     /// The last write stopped inside a line; its rest (at the front of `hold`) must go to
     /// the same file before anything else.
     mid_line: bool,
@@ -237,7 +247,7 @@ impl FileSink {
             size,
             dirty: false,
             unkicked: 0,
-            cached_from: size,
+            swept: size,
             mid_line: false,
             healthy: true,
             hold: Vec::new(),
@@ -341,6 +351,12 @@ impl FileSink {
             Ok(()) => {
                 self.dirty = false;
                 self.unkicked = 0;
+                // Everything written is clean now: hand back all but the tail.
+                let end = self.cached_end();
+                if end > self.swept {
+                    self.advise_dontneed(self.swept, end);
+                    self.swept = end;
+                }
                 Ok(())
             }
             Err(e) => {
@@ -475,38 +491,51 @@ impl FileSink {
         self.release_cached();
     }
 
-    /// Hands back the page cache of what was written more than [`KEEP_CACHED`] bytes
-    /// ago, after waiting for its writeback (started a few MiB earlier, so normally
-    /// done). Errors are ignored: this only decides what stays cached, never what is
-    /// written.
+    /// After a writeback kick: hands back the pages, already written back, of the
+    /// [`RELEASE_SPAN`] behind the cached tail. Never waits for the disk.
     #[inline]
     fn release_cached(&mut self) {
-        if self.cached_from > self.size {
+        let end = self.cached_end();
+        let from = end.saturating_sub(RELEASE_SPAN).max(self.swept);
+        if end > from {
+            self.advise_dontneed(from, end);
+        }
+    }
+
+    /// Where the cached tail ([`KEEP_CACHED`]) begins.
+    #[inline]
+    fn cached_end(&mut self) -> u64 {
+        if self.swept > self.size {
             // The file shrank under us (copytruncate): start again from its start.
-            self.cached_from = 0;
+            self.swept = 0;
         }
-        let end = self.size.saturating_sub(KEEP_CACHED);
-        if end <= self.cached_from {
-            return;
-        }
+        self.size.saturating_sub(KEEP_CACHED)
+    }
+
+    /// `posix_fadvise(POSIX_FADV_DONTNEED)` on `from..end`: the kernel drops the clean
+    /// pages of that range and leaves dirty ones. Errors are ignored: this only decides
+    /// what stays cached, never what is written.
+    #[inline]
+    fn advise_dontneed(&mut self, from: u64, end: u64) {
         #[cfg(test)]
         {
             self.releases += 1;
         }
         #[cfg(target_os = "linux")]
         if let Some(out) = &self.out {
-            let fd = out.file.as_raw_fd();
-            let (from, len) = (self.cached_from as libc::off64_t, (end - self.cached_from) as libc::off64_t);
-            let wait =
-                libc::SYNC_FILE_RANGE_WAIT_BEFORE | libc::SYNC_FILE_RANGE_WRITE | libc::SYNC_FILE_RANGE_WAIT_AFTER;
             // SAFETY: as in `start_writeback`: a borrowed open descriptor, a byte range of
-            // the file, and no memory of ours read or written by either call.
+            // the file, and no memory of ours read or written.
             unsafe {
-                libc::sync_file_range(fd, from, len, wait);
-                libc::posix_fadvise(fd, from, len, libc::POSIX_FADV_DONTNEED);
-            }
+                libc::posix_fadvise(
+                    out.file.as_raw_fd(),
+                    from as libc::off64_t,
+                    (end - from) as libc::off64_t,
+                    libc::POSIX_FADV_DONTNEED,
+                )
+            };
         }
-        self.cached_from = end;
+        #[cfg(not(target_os = "linux"))]
+        let _ = (from, end);
     }
 
     /// What `stat(path)` says about the open file.
@@ -547,7 +576,7 @@ impl FileSink {
         let (open, size) = open_path(&self.cfg)?;
         self.out = Some(open);
         self.size = size;
-        self.cached_from = size;
+        self.swept = size;
         Ok(())
     }
 
@@ -584,7 +613,7 @@ impl FileSink {
                 // Replacing the old descriptor closes it, which releases the lock.
                 self.out = Some(open);
                 self.size = size;
-                self.cached_from = size;
+                self.swept = size;
                 self.dirty = false;
                 self.rotate_blocked_until = None;
                 let _ = sync_dir(&self.cfg.path);
@@ -1082,14 +1111,14 @@ mod tests {
             s.write(&b, n);
             next += n;
         }
+        // Every writeback kick past the first 8 MiB advised the range behind the tail.
         assert!(s.releases > 0, "nothing handed back after {} bytes", s.size);
-        // Handed back up to one writeback chunk (plus one batch) short of the limit.
-        let kept = s.size - s.cached_from;
-        assert!((KEEP_CACHED..KEEP_CACHED + 2 * WRITEBACK_CHUNK).contains(&kept), "kept {kept} bytes cached");
+        // After an fdatasync every page is clean: all but the tail is swept.
         s.sync().unwrap();
+        assert_eq!(s.swept, s.size - KEEP_CACHED);
         #[cfg(target_os = "linux")]
         if let Some(pages) = resident_pages(&path) {
-            let released = (s.cached_from / 4096) as usize;
+            let released = (s.swept / 4096) as usize;
             let still = pages[..released].iter().filter(|&&r| r).count();
             assert!(still * 10 < released, "{still} of {released} handed-back pages still cached");
             let tail = &pages[pages.len() - (KEEP_CACHED / 4096) as usize..];
@@ -1097,6 +1126,13 @@ mod tests {
         }
         // Every line is there, in order: the page cache is only a cache.
         assert_eq!(numbers(&path), (0..next).collect::<Vec<_>>());
+        // A file that shrank under us (copytruncate) is swept from its start again.
+        File::options().write(true).open(&path).unwrap().set_len(0).unwrap();
+        s.size = 0;
+        let (b, n) = batch(0..10);
+        s.write(&b, n);
+        s.sync().unwrap();
+        assert_eq!(s.swept, 0, "the sweep mark follows a truncated file");
     }
 
     #[test]
