@@ -15,7 +15,8 @@
 //!
 //! Every [`WRITEBACK_CHUNK`] written, the kernel is asked to start writing the dirty
 //! pages out, and the pages of what was written more than [`KEEP_CACHED`] ago are handed
-//! back (`POSIX_FADV_DONTNEED`, after their writeback is done). A log is written once
+//! back (`POSIX_FADV_DONTNEED`, which drops those already written back; after an
+//! `fdatasync` that is all of them). Nothing waits for the disk. A log is written once
 //! and read rarely: this keeps it from crowding the application's pages out of memory,
 //! and the next appends reuse the freed pages while they are warm.
 //!
