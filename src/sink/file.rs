@@ -972,6 +972,15 @@ mod tests {
     }
 
     /// `{"n":N,"pad":"xxx"}\n` with a pad length varying with `n`.
+    /// A sink on `run.log` in a new temporary directory (kept alive by the first
+    /// element), rotation off.
+    fn fresh_sink() -> (tempfile::TempDir, PathBuf, FileSink) {
+        let dir = tempfile::tempdir().unwrap();
+        let path = dir.path().join("run.log");
+        let s = FileSink::open(cfg(&path, 0, 5)).unwrap();
+        (dir, path, s)
+    }
+
     fn line(n: u64) -> String {
         format!("{{\"n\":{n},\"pad\":\"{}\"}}\n", "x".repeat((n * 7 % 23) as usize))
     }
@@ -1048,9 +1057,7 @@ mod tests {
 
     #[test]
     fn starts_writeback_once_per_chunk_written_not_per_write() {
-        let dir = tempfile::tempdir().unwrap();
-        let path = dir.path().join("run.log");
-        let mut s = FileSink::open(cfg(&path, 0, 5)).unwrap();
+        let (_dir, path, mut s) = fresh_sink();
         // Small writes: no kick until a whole chunk has gone out.
         let (b, n) = batch(0..100);
         let per_batch = b.len() as u64;
@@ -1103,9 +1110,7 @@ mod tests {
 
     #[test]
     fn hands_back_the_page_cache_of_all_but_the_last_mebibytes() {
-        let dir = tempfile::tempdir().unwrap();
-        let path = dir.path().join("run.log");
-        let mut s = FileSink::open(cfg(&path, 0, 5)).unwrap();
+        let (_dir, path, mut s) = fresh_sink();
         let mut next = 0;
         while s.size < KEEP_CACHED + 8 * WRITEBACK_CHUNK {
             let (b, n) = batch(next..next + 2000);
@@ -1138,9 +1143,7 @@ mod tests {
 
     #[test]
     fn cuts_a_big_batch_into_writes_of_whole_lines_at_most_max_write_long() {
-        let dir = tempfile::tempdir().unwrap();
-        let path = dir.path().join("run.log");
-        let mut s = FileSink::open(cfg(&path, 0, 5)).unwrap();
+        let (_dir, path, mut s) = fresh_sink();
         let (b, n) = batch(0..120_000);
         assert!(b.len() > 3 * MAX_WRITE, "batch of {} bytes", b.len());
         s.write(&b, n);
@@ -1285,9 +1288,7 @@ mod tests {
 
     #[test]
     fn deleted_file_is_recreated() {
-        let dir = tempfile::tempdir().unwrap();
-        let path = dir.path().join("run.log");
-        let mut s = FileSink::open(cfg(&path, 0, 5)).unwrap();
+        let (_dir, path, mut s) = fresh_sink();
         s.write(line(0).as_bytes(), 1);
         fs::remove_file(&path).unwrap();
         make_due(&mut s);
@@ -1345,9 +1346,7 @@ mod tests {
 
     #[test]
     fn failed_write_holds_resumes_and_counts_lost() {
-        let dir = tempfile::tempdir().unwrap();
-        let path = dir.path().join("run.log");
-        let mut s = FileSink::open(cfg(&path, 0, 5)).unwrap();
+        let (_dir, path, mut s) = fresh_sink();
         let (b, r) = batch(0..10);
         let cut = line_end(&b) + 5; // inside the second line
         s.fault = Some(cut);
