@@ -37,6 +37,7 @@ const SCENARIOS: &[&str] = &["latency", "tput1", "tput2", "default", "extras"];
 const USAGE: &str = "\
 usage: logkit-peers [all | LOGGER...] [--scenario S[,S...]] [--rounds N] [--calls N] [--records N] [--results DIR] [--keep-logs]
        logkit-peers list
+       logkit-peers summary [--results DIR]   (the tables again, from the run files already there)
 
 LOGGER    logkit tracing slog ftlog spdlog fast_log baseline (default: all)
 S         latency tput1 tput2 default extras (default: all; extras runs for logkit only)
@@ -115,7 +116,8 @@ fn main() {
         child(&args[1..]);
         return;
     }
-    let opts = match parse(&args) {
+    let again = args.first().map(String::as_str) == Some("summary");
+    let opts = match parse(if again { &args[1..] } else { &args }) {
         Ok(o) => o,
         Err(e) => {
             if !e.is_empty() {
@@ -125,7 +127,11 @@ fn main() {
             std::process::exit(2);
         }
     };
-    parent(&opts);
+    if again {
+        write_summary(&opts, &opts.results.join("runs"));
+    } else {
+        parent(&opts);
+    }
 }
 
 // ============================================================== parent
@@ -177,7 +183,13 @@ fn parent(o: &Opts) {
         }
     }
     eprintln!("all runs: {:.0} s", t0.elapsed().as_secs_f64());
-    let summary = summarize(o, &runs);
+    write_summary(o, &runs);
+}
+
+/// Writes `summary.md` and `summary.csv` from the run files in `runs`, and prints the
+/// tables.
+fn write_summary(o: &Opts, runs: &Path) {
+    let summary = summarize(o, runs);
     std::fs::write(o.results.join("summary.md"), &summary.0).expect("write summary");
     std::fs::write(o.results.join("summary.csv"), &summary.1).expect("write csv");
     println!("{}", summary.0);
@@ -348,6 +360,20 @@ fn summarize(o: &Opts, runs: &Path) -> (String, String) {
             rounds("logkit"),
             rounds(name)
         );
+        // Paired: a round runs every logger within a minute or two, so the ratio within a
+        // round cancels most of the machine's drift between rounds.
+        let (lk, peer) =
+            (per_round(runs, "logkit", "tput1", "synced_rps"), per_round(runs, name, "tput1", "synced_rps"));
+        let mut ratios: Vec<f64> = lk.iter().zip(&peer).map(|(a, b)| a / b).collect();
+        if !ratios.is_empty() {
+            let listed = ratios.iter().map(|r| format!("{r:.1}")).collect::<Vec<_>>().join(", ");
+            ratios.sort_by(f64::total_cmp);
+            let _ = writeln!(
+                md,
+                "logkit ÷ {name} within each round: {listed} (median {:.1}×).",
+                ratios[(ratios.len() - 1) / 2]
+            );
+        }
     }
     if let Some((name, v)) = best("flushed_rps") {
         let lk = e2e("logkit", "flushed_rps");
