@@ -34,18 +34,25 @@ impl<'a> ValueEncoder<'a> {
         ValueEncoder { buf }
     }
 
+    /// A tag and an 8-byte payload, appended as one 9-byte copy (one capacity check).
+    #[inline]
+    fn tagged8(&mut self, t: Tag, payload: [u8; 8]) {
+        let mut b = [0u8; 9];
+        b[0] = t as u8;
+        b[1..].copy_from_slice(&payload);
+        self.buf.extend_from_slice(&b);
+    }
+
     /// An unsigned integer (a JSON number, exact).
     #[inline]
     pub fn u64(&mut self, v: u64) {
-        tag(self.buf, Tag::U64);
-        self.buf.extend_from_slice(&v.to_ne_bytes());
+        self.tagged8(Tag::U64, v.to_ne_bytes());
     }
 
     /// A signed integer (a JSON number, exact).
     #[inline]
     pub fn i64(&mut self, v: i64) {
-        tag(self.buf, Tag::I64);
-        self.buf.extend_from_slice(&v.to_ne_bytes());
+        self.tagged8(Tag::I64, v.to_ne_bytes());
     }
 
     /// A 128-bit unsigned integer (a JSON number, exact).
@@ -65,8 +72,7 @@ impl<'a> ValueEncoder<'a> {
     /// A float (a JSON number; NaN and infinities are written as strings).
     #[inline]
     pub fn f64(&mut self, v: f64) {
-        tag(self.buf, Tag::F64);
-        self.buf.extend_from_slice(&v.to_bits().to_ne_bytes());
+        self.tagged8(Tag::F64, v.to_bits().to_ne_bytes());
     }
 
     /// A boolean.
@@ -84,6 +90,21 @@ impl<'a> ValueEncoder<'a> {
     /// A string (escaped when rendered), capped at [`MAX_VALUE_BYTES`](crate::MAX_VALUE_BYTES).
     #[inline]
     pub fn str(&mut self, v: &str) {
+        if v.len() <= crate::record::encode::MAX_VALUE_BYTES {
+            // The common case: tag and length as one 5-byte copy, then the bytes.
+            let mut h = [0u8; 5];
+            h[0] = Tag::Str as u8;
+            h[1..].copy_from_slice(&(v.len() as u32).to_ne_bytes());
+            self.buf.reserve(h.len() + v.len());
+            self.buf.extend_from_slice(&h);
+            self.buf.extend_from_slice(v.as_bytes());
+            return;
+        }
+        self.str_capped(v);
+    }
+
+    #[cold]
+    fn str_capped(&mut self, v: &str) {
         tag(self.buf, Tag::Str);
         let at = self.buf.len();
         self.buf.extend_from_slice(&[0; 4]);
