@@ -1082,7 +1082,7 @@ mod tests {
     }
 
     /// Which of the file's pages are in the page cache (`mincore` on a shared mapping),
-    /// or `None` where the file system keeps no separate cache (tmpfs).
+    /// or `None` where handing pages back cannot show there (tmpfs, ZFS).
     #[cfg(target_os = "linux")]
     fn resident_pages(path: &Path) -> Option<Vec<bool>> {
         let file = File::open(path).unwrap();
@@ -1090,7 +1090,12 @@ mod tests {
         let mut fs_info: libc::statfs = unsafe { std::mem::zeroed() };
         let c_path = std::ffi::CString::new(path.as_os_str().as_encoded_bytes()).unwrap();
         // SAFETY: see above.
-        if unsafe { libc::statfs(c_path.as_ptr(), &mut fs_info) } != 0 || fs_info.f_type == libc::TMPFS_MAGIC {
+        // tmpfs keeps no separate cache, and ZFS caches in its own ARC (DONTNEED is a no-op).
+        const ZFS_MAGIC: libc::c_long = 0x2fc1_2fc1;
+        if unsafe { libc::statfs(c_path.as_ptr(), &mut fs_info) } != 0
+            || fs_info.f_type == libc::TMPFS_MAGIC
+            || fs_info.f_type == ZFS_MAGIC
+        {
             return None;
         }
         let len = file.metadata().unwrap().len() as usize;
