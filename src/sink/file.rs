@@ -971,7 +971,6 @@ mod tests {
         FileConfig { path: path.to_path_buf(), rotate_bytes, backups, mode: 0o600 }
     }
 
-    /// `{"n":N,"pad":"xxx"}\n` with a pad length varying with `n`.
     /// A sink on `run.log` in a new temporary directory (kept alive by the first
     /// element), rotation off.
     fn fresh_sink() -> (tempfile::TempDir, PathBuf, FileSink) {
@@ -981,6 +980,7 @@ mod tests {
         (dir, path, s)
     }
 
+    /// `{"n":N,"pad":"xxx"}\n` with a pad length varying with `n`.
     fn line(n: u64) -> String {
         format!("{{\"n\":{n},\"pad\":\"{}\"}}\n", "x".repeat((n * 7 % 23) as usize))
     }
@@ -1085,13 +1085,14 @@ mod tests {
     /// or `None` where handing pages back cannot show there (tmpfs, ZFS).
     #[cfg(target_os = "linux")]
     fn resident_pages(path: &Path) -> Option<Vec<bool>> {
-        let file = File::open(path).unwrap();
-        // SAFETY: `statfs` writes into the zeroed struct we own; the path is a valid C string.
-        let mut fs_info: libc::statfs = unsafe { std::mem::zeroed() };
-        let c_path = std::ffi::CString::new(path.as_os_str().as_encoded_bytes()).unwrap();
-        // SAFETY: see above.
         // tmpfs keeps no separate cache, and ZFS caches in its own ARC (DONTNEED is a no-op).
         const ZFS_MAGIC: libc::c_long = 0x2fc1_2fc1;
+        let file = File::open(path).unwrap();
+        // SAFETY: `statfs` is plain old data, for which all-zero bytes are a valid value.
+        let mut fs_info: libc::statfs = unsafe { std::mem::zeroed() };
+        let c_path = std::ffi::CString::new(path.as_os_str().as_encoded_bytes()).unwrap();
+        // SAFETY: `c_path` is a valid NUL-terminated string and `fs_info` a struct we own,
+        // which `statfs` only writes into.
         if unsafe { libc::statfs(c_path.as_ptr(), &mut fs_info) } != 0
             || fs_info.f_type == libc::TMPFS_MAGIC
             || fs_info.f_type == ZFS_MAGIC
