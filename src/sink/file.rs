@@ -98,8 +98,8 @@ pub(crate) const RELEASE_SPAN: u64 = 32 << 20;
 /// Most bytes handed to one `write(2)`: a larger batch is cut at the last line end
 /// before this, so a record is never split between two writes. On the test VM, with
 /// the page cache handed back as above, appending in 1 MiB writes ran at ~2.4 GB/s and
-/// in 3.3 MB writes (the writer's batches at full speed) at ~0.8 GB/s (PERF.md, "Page
-/// cache"); one more syscall per MiB costs nothing measurable.
+/// in 3.3 MB writes (the writer's batches at full speed) at ~0.8 GB/s (PERF.md, "Making
+/// the copy fast"); one more syscall per MiB costs nothing measurable.
 pub(crate) const MAX_WRITE: usize = 1 << 20;
 
 /// Least time between two attempts to write after a failure (and to rotate after a
