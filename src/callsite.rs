@@ -93,7 +93,7 @@ impl Callsite {
     }
 
     /// Also the lazy start: before logkit starts, the gate sends every call here (see
-    /// `filter::FILTER`), so the environment is read before any argument is evaluated.
+    /// `filter::Gate`), so the environment is read before any argument is evaluated.
     #[cold]
     #[inline(never)]
     fn interest_slow(&'static self, _stale: u32) -> bool {

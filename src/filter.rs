@@ -14,19 +14,28 @@ use std::sync::OnceLock;
 use crate::callsite::Callsite;
 use crate::config::ConfigError;
 use crate::level::{Directives, Level, LevelFilter};
+use crate::pad::CachePadded;
 
-/// Bit layout: bits 0..8 = most verbose level enabled anywhere (a `LevelFilter`);
-/// bit 8 = per-target directives exist, so call sites must consult their cache.
-/// Starts at `Trace | TARGETED`: the first call of every call site then reaches its
-/// (empty) cache, whose slow path starts logkit before anything is evaluated.
-static FILTER: AtomicU32 = AtomicU32::new(LevelFilter::Trace as u32 | TARGETED);
+/// What every log call reads, together on cache lines of their own: their neighbours
+/// in memory must not be words that another thread writes (see [`crate::pad`]).
+struct Gate {
+    /// Bits 0..8 = most verbose level enabled anywhere (a `LevelFilter`); bit 8 =
+    /// per-target directives exist, so call sites must consult their cache. Starts at
+    /// `Trace | TARGETED`: the first call of every call site then reaches its (empty)
+    /// cache, whose slow path starts logkit before anything is evaluated.
+    filter: AtomicU32,
+    /// Bumped by every `set_level`; call-site caches from an older generation miss.
+    generation: AtomicU32,
+    /// Keep a DEBUG/INFO/TRACE record when `rand_u64 < sample`; `u64::MAX` keeps all.
+    sample: AtomicU64,
+}
+
+static GATE: CachePadded<Gate> = CachePadded(Gate {
+    filter: AtomicU32::new(LevelFilter::Trace as u32 | TARGETED),
+    generation: AtomicU32::new(1),
+    sample: AtomicU64::new(u64::MAX),
+});
 const TARGETED: u32 = 1 << 8;
-
-/// Bumped by every `set_level`; call-site caches from an older generation miss.
-static GENERATION: AtomicU32 = AtomicU32::new(1);
-
-/// Keep a DEBUG/INFO/TRACE record when `rand_u64 < SAMPLE`; `u64::MAX` keeps all.
-static SAMPLE: AtomicU64 = AtomicU64::new(u64::MAX);
 
 static DIRECTIVES: OnceLock<ArcSwap<Directives>> = OnceLock::new();
 
@@ -34,11 +43,11 @@ static DIRECTIVES: OnceLock<ArcSwap<Directives>> = OnceLock::new();
 #[inline(always)]
 pub(crate) fn enabled(cs: &'static Callsite) -> bool {
     let level = cs.level() as u32;
-    let f = FILTER.load(Ordering::Relaxed);
+    let f = GATE.filter.load(Ordering::Relaxed);
     if level > (f & 0xff) {
         return false;
     }
-    if f & TARGETED != 0 && !cs.interested(GENERATION.load(Ordering::Relaxed)) {
+    if f & TARGETED != 0 && !cs.interested(GATE.generation.load(Ordering::Relaxed)) {
         return false;
     }
     sampled(cs.level())
@@ -46,7 +55,7 @@ pub(crate) fn enabled(cs: &'static Callsite) -> bool {
 
 /// Level and target check for records without a static call site (the `log` bridge).
 pub(crate) fn enabled_dynamic(level: Level, target: &str) -> bool {
-    let f = FILTER.load(Ordering::Relaxed);
+    let f = GATE.filter.load(Ordering::Relaxed);
     if level as u32 > (f & 0xff) {
         return false;
     }
@@ -62,12 +71,12 @@ pub(crate) fn sampled(level: Level) -> bool {
     if level <= Level::Warn {
         return true;
     }
-    let t = SAMPLE.load(Ordering::Relaxed);
+    let t = GATE.sample.load(Ordering::Relaxed);
     t == u64::MAX || fastrand::u64(..) < t
 }
 
 pub(crate) fn generation() -> u32 {
-    GENERATION.load(Ordering::Acquire)
+    GATE.generation.load(Ordering::Acquire)
 }
 
 pub(crate) fn directives() -> arc_swap::Guard<Arc<Directives>> {
@@ -76,7 +85,7 @@ pub(crate) fn directives() -> arc_swap::Guard<Arc<Directives>> {
 
 /// The most verbose level enabled for any target.
 pub(crate) fn max_level() -> LevelFilter {
-    LevelFilter::from_u8((FILTER.load(Ordering::Relaxed) & 0xff) as u8)
+    LevelFilter::from_u8((GATE.filter.load(Ordering::Relaxed) & 0xff) as u8)
 }
 
 pub(crate) fn install(d: Directives, sample: f64) {
@@ -90,8 +99,8 @@ fn store_directives(d: Directives) {
     cell.store(Arc::new(d));
     // Bump the generation after publishing the directives so that a call site that
     // sees the new generation recomputes from the new set.
-    GENERATION.fetch_add(1, Ordering::Release);
-    FILTER.store(word, Ordering::Release);
+    GATE.generation.fetch_add(1, Ordering::Release);
+    GATE.filter.store(word, Ordering::Release);
     #[cfg(feature = "log")]
     crate::log_bridge::set_max_level();
 }
@@ -104,7 +113,7 @@ fn store_sample(p: f64) {
     } else {
         (p * u64::MAX as f64) as u64
     };
-    SAMPLE.store(t, Ordering::Relaxed);
+    GATE.sample.store(t, Ordering::Relaxed);
 }
 
 /// Replaces the level directives at run time, e.g. `set_level("info,hyper=warn")`.

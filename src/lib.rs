@@ -45,6 +45,7 @@ mod level;
 #[cfg(feature = "log")]
 mod log_bridge;
 mod macros;
+mod pad;
 mod record;
 mod render;
 mod runtime;

@@ -45,7 +45,9 @@ const ACTIVE_WINDOW: Duration = Duration::from_millis(200);
 /// How long a flush waits for a producer that holds its slot lock.
 const FLUSH_SLOT_WAIT: Duration = Duration::from_millis(200);
 
-/// Flush requests and their completion.
+/// Flush requests and their completion. The writer locks `done` on every pass, so the
+/// whole state sits on cache lines of its own (see [`crate::pad`]).
+#[repr(align(128))]
 pub(crate) struct FlushState {
     requested: AtomicU64,
     done: Mutex<u64>,
@@ -350,11 +352,13 @@ impl Writer {
 
     /// Step 3: turn drop and loss counters into records.
     fn report(&mut self) {
-        let dropped = self.frontend.dropped.swap(0, Ordering::Relaxed);
+        // A load first: a swap is a store even when it finds 0.
+        let take = |n: &AtomicU64| if n.load(Ordering::Relaxed) > 0 { n.swap(0, Ordering::Relaxed) } else { 0 };
+        let dropped = take(&self.frontend.dropped);
         if dropped > 0 {
             self.internal_record(&DROPPED_CS, dropped, "logkit.dropped");
         }
-        let mut lost = self.frontend.orphaned.swap(0, Ordering::Relaxed);
+        let mut lost = take(&self.frontend.orphaned);
         if let Some(f) = &mut self.file {
             lost += f.take_lost();
         }
