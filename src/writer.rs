@@ -42,6 +42,8 @@ const ACTIVE_WAIT: Duration = Duration::from_millis(1);
 const IDLE_WAIT: Duration = Duration::from_millis(20);
 /// Activity within this window keeps the short park time.
 const ACTIVE_WINDOW: Duration = Duration::from_millis(200);
+/// Rendered bytes worth handing to an idle file thread in the middle of a pass.
+const FEED_BYTES: usize = 64 << 10;
 /// How long a flush waits for a producer that holds its slot lock.
 const FLUSH_SLOT_WAIT: Duration = Duration::from_millis(200);
 
@@ -305,8 +307,29 @@ impl Writer {
                 self.render(&rec);
             }
             self.recycle(buf);
+            self.feed_file_thread();
         }
         self.batches = batches;
+    }
+
+    /// Mid-pass, after each batch: if the file thread is idle, it gets what is rendered
+    /// so far, so it writes while the writer renders the rest. (Handing over only at the
+    /// end of a pass made the two take turns: in a 1 M-record burst the writer waited
+    /// ~60 ms for the file thread and the file thread ~80 ms for the writer; with this,
+    /// end to end went from 4.45 to 5.40 M/s, medians of 12 alternating runs.) Never
+    /// waits; the end of the pass (`write_out`) submits the rest and applies the sync
+    /// policy.
+    fn feed_file_thread(&mut self) {
+        if self.file_out.len() < FEED_BYTES {
+            return;
+        }
+        let Some(f) = self.file.as_mut() else { return };
+        if f.busy() {
+            return;
+        }
+        self.unsynced_since.get_or_insert_with(Instant::now);
+        f.submit(&mut self.file_out, self.file_records, false);
+        self.file_records = 0;
     }
 
     fn render(&mut self, rec: &view::RecordView<'_>) {

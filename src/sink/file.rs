@@ -234,6 +234,9 @@ pub(crate) struct FileSink {
     /// Test hook: the next `write` panics.
     #[cfg(test)]
     panic_next: bool,
+    /// Test hook: the next `write` first waits on this barrier.
+    #[cfg(test)]
+    gate: Option<std::sync::Arc<std::sync::Barrier>>,
 }
 
 impl FileSink {
@@ -274,6 +277,8 @@ impl FileSink {
             write_lens: Vec::new(),
             #[cfg(test)]
             panic_next: false,
+            #[cfg(test)]
+            gate: None,
         })
     }
 
@@ -285,6 +290,10 @@ impl FileSink {
         #[cfg(test)]
         if std::mem::take(&mut self.panic_next) {
             panic!("test hook: the file sink panics");
+        }
+        #[cfg(test)]
+        if let Some(gate) = self.gate.take() {
+            gate.wait();
         }
         if batch.is_empty() {
             return;
@@ -810,6 +819,12 @@ impl FileSink {
     /// The next `write` panics (a bug in the sink, as far as its callers can tell).
     pub(crate) fn panic_on_next_write(&mut self) {
         self.panic_next = true;
+    }
+
+    /// The next `write` first waits on `gate` (a write that takes as long as a test
+    /// wants).
+    pub(crate) fn block_next_write_on(&mut self, gate: std::sync::Arc<std::sync::Barrier>) {
+        self.gate = Some(gate);
     }
 
     /// The disk accepts writes again, and the next `retry` tries at once.

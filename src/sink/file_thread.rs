@@ -115,6 +115,18 @@ impl FileThread {
         self.come_home(run(job));
     }
 
+    /// Whether a job is still in flight. Never waits: a finished job is taken home.
+    pub(crate) fn busy(&mut self) -> bool {
+        if self.away {
+            if let Some((_, rx)) = &self.chan {
+                if let Ok(done) = rx.try_recv() {
+                    self.come_home(done);
+                }
+            }
+        }
+        self.away
+    }
+
     /// The sink, once any job in flight has finished (waits for it).
     pub(crate) fn sink(&mut self) -> Option<&mut FileSink> {
         if self.away {
@@ -235,6 +247,27 @@ mod tests {
         ft.sink().unwrap().sync().unwrap();
         assert_eq!(numbers(&path), (0..10_000).collect::<Vec<_>>());
         assert_eq!(ft.take_lost(), 0);
+    }
+
+    #[test]
+    fn busy_is_true_while_a_job_is_in_flight_and_never_waits() {
+        let dir = tempfile::tempdir().unwrap();
+        let path = dir.path().join("run.log");
+        let mut ft = FileThread::start(sink(&path));
+        assert!(!ft.busy(), "nothing submitted yet");
+        // A job the thread cannot finish yet: its sink waits on a gate we hold.
+        let gate = std::sync::Arc::new(std::sync::Barrier::new(2));
+        ft.sink().unwrap().block_next_write_on(gate.clone());
+        let mut buf = lines(0..10);
+        ft.submit(&mut buf, 10, false);
+        assert!(ft.busy(), "the job waits for the gate");
+        assert!(ft.busy(), "asking again does not wait either");
+        gate.wait();
+        while ft.busy() {
+            std::thread::yield_now();
+        }
+        assert!(ft.home.is_some(), "the sink came home with the finished job");
+        assert_eq!(numbers(&path), (0..10).collect::<Vec<_>>());
     }
 
     #[test]
