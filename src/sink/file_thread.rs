@@ -115,8 +115,14 @@ impl FileThread {
         self.come_home(run(job));
     }
 
-    /// Whether a job is still in flight. Never waits: a finished job is taken home.
+    /// Whether a job is still in flight. Never waits.
     pub(crate) fn busy(&mut self) -> bool {
+        self.take_finished();
+        self.away
+    }
+
+    /// Takes home the job in flight if it has finished. Never waits.
+    fn take_finished(&mut self) {
         if self.away {
             if let Some((_, rx)) = &self.chan {
                 if let Ok(done) = rx.try_recv() {
@@ -124,7 +130,6 @@ impl FileThread {
                 }
             }
         }
-        self.away
     }
 
     /// The sink, once any job in flight has finished (waits for it).
@@ -138,13 +143,7 @@ impl FileThread {
     /// Records lost since the last call, as far as finished jobs (and the sink, if it is
     /// home and healthy) know. Never waits.
     pub(crate) fn take_lost(&mut self) -> u64 {
-        if self.away {
-            if let Some((_, rx)) = &self.chan {
-                if let Ok(done) = rx.try_recv() {
-                    self.come_home(done);
-                }
-            }
-        }
+        self.take_finished();
         if let Some(sink) = &mut self.home {
             self.lost += lost_if_healthy(sink);
         }
