@@ -114,13 +114,27 @@ fn civil_from_days(days: u64) -> (u32, u32, u32) {
     (year as u32, month as u32, day as u32)
 }
 
+/// `"00" "01" … "99"`: two digits per division in [`write_digits`].
+const DIGIT_PAIRS: &[u8; 200] = b"0001020304050607080910111213141516171819\
+2021222324252627282930313233343536373839\
+4041424344454647484950515253545556575859\
+6061626364656667686970717273747576777879\
+8081828384858687888990919293949596979899";
+
 /// Writes `v` as exactly `out.len()` decimal digits, zero-padded (higher digits of `v`
-/// that do not fit are dropped; callers pass values that fit).
+/// that do not fit are dropped; callers pass values that fit). Two digits at a time:
+/// the microseconds of every record take three steps instead of six.
 #[inline]
 fn write_digits(out: &mut [u8], mut v: u32) {
-    for d in out.iter_mut().rev() {
-        *d = b'0' + (v % 10) as u8;
-        v /= 10;
+    let mut end = out.len();
+    while end >= 2 {
+        let pair = (v % 100) as usize * 2;
+        v /= 100;
+        out[end - 2..end].copy_from_slice(&DIGIT_PAIRS[pair..pair + 2]);
+        end -= 2;
+    }
+    if end == 1 {
+        out[0] = b'0' + (v % 10) as u8;
     }
 }
 
@@ -140,6 +154,19 @@ mod tests {
         let mut out = Vec::new();
         TimestampCache::default().write_time_of_day(&mut out, ns);
         String::from_utf8(out).expect("ascii")
+    }
+
+    #[test]
+    fn digits_are_zero_padded_to_any_width_and_keep_the_low_digits() {
+        let mut rng = fastrand::Rng::with_seed(3);
+        for width in 1..=9usize {
+            for v in [0, 7, 42, 999, 123_456, 999_999, u32::MAX].into_iter().chain((0..1_000).map(|_| rng.u32(..))) {
+                let mut out = vec![b'x'; width];
+                write_digits(&mut out, v);
+                let want = format!("{:0w$}", u64::from(v) % 10u64.pow(width as u32), w = width);
+                assert_eq!(std::str::from_utf8(&out).unwrap(), want, "{v} in {width} digits");
+            }
+        }
     }
 
     #[test]
