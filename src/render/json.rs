@@ -418,7 +418,6 @@ fn write_f64(out: &mut Vec<u8>, v: f64) {
 
 /// Powers of ten for [`write_short_decimal`], all exact in `f64`.
 const POW10: [f64; 7] = [1.0, 10.0, 100.0, 1e3, 1e4, 1e5, 1e6];
-const POW10_U64: [u64; 7] = [1, 10, 100, 1_000, 10_000, 100_000, 1_000_000];
 
 /// The fast path for the floats logs are full of (prices, durations, ratios): a value
 /// in `[1e-5, 1e9)` with at most six decimals is written as `n / 10^k` with the
@@ -432,21 +431,28 @@ fn write_short_decimal(out: &mut Vec<u8>, v: f64) -> bool {
     if !(1e-5..1e9).contains(&a) {
         return false;
     }
-    for k in 0..POW10.len() {
-        let n = round_small(a * POW10[k]);
-        if n / POW10[k] == a {
-            let n = n as u64;
+    for (k, &p) in POW10.iter().enumerate() {
+        let n = round_small(a * p);
+        if n / p == a {
             if v < 0.0 {
                 out.push(b'-');
             }
+            // One conversion: `n`'s digits, with the point put in before the last `k`.
             let mut b = itoa::Buffer::new();
-            out.extend_from_slice(b.format(n / POW10_U64[k]).as_bytes());
-            out.push(b'.');
+            let digits = b.format(n as u64).as_bytes();
             if k == 0 {
-                out.push(b'0');
+                out.extend_from_slice(digits);
+                out.extend_from_slice(b".0");
+            } else if digits.len() > k {
+                let (int, frac) = digits.split_at(digits.len() - k);
+                out.extend_from_slice(int);
+                out.push(b'.');
+                out.extend_from_slice(frac);
             } else {
-                let frac = b.format(n % POW10_U64[k] + POW10_U64[k]).as_bytes();
-                out.extend_from_slice(&frac[1..]); // drop the leading 1: zero-padded to k digits
+                // Below 1: `0.`, then zeros up to `k` digits.
+                out.extend_from_slice(b"0.");
+                out.extend_from_slice(&b"000000"[..k - digits.len()]);
+                out.extend_from_slice(digits);
             }
             return true;
         }
@@ -772,6 +778,25 @@ mod tests {
         let mut out = Vec::new();
         mask_nested(&mut out, r#"["password",{"x":"token"}]"#, &r);
         assert_eq!(String::from_utf8(out).unwrap(), r#"["password",{"x":"token"}]"#);
+    }
+
+    #[test]
+    fn short_decimals_are_written_as_people_write_them() {
+        for (v, text) in [
+            (1.5, "1.5"),
+            (0.05, "0.05"),
+            (0.1, "0.1"),
+            (1e-5, "0.00001"),
+            (100.0, "100.0"),
+            (-2.25, "-2.25"),
+            (123_456.789, "123456.789"),
+            (100.25, "100.25"),
+            (999_999_999.999_999, "999999999.999999"),
+        ] {
+            let mut out = Vec::new();
+            write_f64(&mut out, v);
+            assert_eq!(std::str::from_utf8(&out).unwrap(), text, "{v:?}");
+        }
     }
 
     #[test]
