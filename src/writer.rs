@@ -304,7 +304,7 @@ impl Writer {
         let mut batches = std::mem::take(&mut self.batches);
         for buf in batches.drain(..) {
             for rec in view::records(&buf) {
-                self.render(&rec);
+                self.render(rec);
             }
             self.recycle(buf);
             self.feed_file_thread();
@@ -332,8 +332,7 @@ impl Writer {
         self.file_records = 0;
     }
 
-    fn render(&mut self, rec: &view::RecordView<'_>) {
-        let mut rec = rec.clone();
+    fn render(&mut self, mut rec: view::RecordView<'_>) {
         rec.timestamp_ns = self.clock.unix_ns(rec.timestamp_ns);
         let rec = &rec;
         let want_json = self.file.is_some() || (self.console.is_some() && !self.pretty);
@@ -399,7 +398,7 @@ impl Writer {
         enc.values().u64(n);
         enc.finish();
         if let Some((rec, _)) = view::next_record(&scratch) {
-            self.render(&rec);
+            self.render(rec);
         }
         self.scratch = scratch;
     }
