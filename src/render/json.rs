@@ -258,17 +258,29 @@ fn push_short(out: &mut Vec<u8>, b: &[u8]) {
 }
 
 /// Whether no byte of `b` needs a look from [`escape`]: the common case, checked in one
-/// pass without the bookkeeping of copying runs (eight bytes at a time, then the table
-/// for the last few).
+/// pass without the bookkeeping of copying runs. Eight bytes at a time; the last few
+/// are covered by one more word that overlaps the ones already checked (from 4 to 7
+/// bytes, two overlapping 4-byte halves), so no byte loop runs unless the string is
+/// under 4 bytes. A byte checked twice changes nothing, and a word's false positive
+/// (any non-ASCII byte) only sends the string to [`escape`], which decides per byte.
 #[inline]
 fn is_plain(b: &[u8]) -> bool {
-    let mut words = b.chunks_exact(8);
-    for w in &mut words {
-        if word_needs_attention(u64::from_le_bytes([w[0], w[1], w[2], w[3], w[4], w[5], w[6], w[7]])) {
-            return false;
+    let n = b.len();
+    if n >= 8 {
+        let word = |w: &[u8]| u64::from_le_bytes([w[0], w[1], w[2], w[3], w[4], w[5], w[6], w[7]]);
+        let mut words = b.chunks_exact(8);
+        for w in &mut words {
+            if word_needs_attention(word(w)) {
+                return false;
+            }
         }
+        return words.remainder().is_empty() || !word_needs_attention(word(&b[n - 8..]));
     }
-    words.remainder().iter().all(|&x| ESCAPE[x as usize] == __)
+    if n >= 4 {
+        let half = |w: &[u8]| u64::from(u32::from_le_bytes([w[0], w[1], w[2], w[3]]));
+        return !word_needs_attention(half(&b[..4]) | half(&b[n - 4..]) << 32);
+    }
+    b.iter().all(|&x| ESCAPE[x as usize] == __)
 }
 
 /// Appends `s` with every control character, DEL, C1 control, U+2028/2029 and bidi
@@ -778,6 +790,26 @@ mod tests {
         let mut out = Vec::new();
         mask_nested(&mut out, r#"["password",{"x":"token"}]"#, &r);
         assert_eq!(String::from_utf8(out).unwrap(), r#"["password",{"x":"token"}]"#);
+    }
+
+    #[test]
+    fn plain_check_never_misses_a_byte_to_escape_at_any_length_or_position() {
+        let mut rng = fastrand::Rng::with_seed(5);
+        for n in 0..40usize {
+            // Plain ASCII is recognised as plain...
+            for _ in 0..50 {
+                let b: Vec<u8> = (0..n).map(|_| rng.u8(0x20..0x7F)).filter(|&c| c != b'"' && c != b'\\').collect();
+                assert!(is_plain(&b), "{:?}", String::from_utf8_lossy(&b));
+            }
+            // ...and one byte the table escapes, anywhere, is never missed.
+            for at in 0..n {
+                for bad in [0x00, 0x1F, b'"', b'\\', 0x7F, 0xC2, 0xD8, 0xE2] {
+                    let mut b = vec![b'a'; n];
+                    b[at] = bad;
+                    assert!(!is_plain(&b), "byte {bad:#x} at {at} of {n}");
+                }
+            }
+        }
     }
 
     #[test]
