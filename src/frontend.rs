@@ -106,12 +106,11 @@ pub(crate) struct Slot {
     /// The writer's bookkeeping, on cache lines of its own: the owner writes the fields
     /// above on every record, and a writer's store next to them would take the line
     /// away from the owner (a cross-core miss on its next record).
-    watch: Watch,
+    watch: CachePadded<Watch>,
 }
 
 /// What the writer remembers of a slot between its looks (written by the writer only).
 /// All times are ms on the writer's clock.
-#[repr(align(128))]
 struct Watch {
     /// `appended` and `handoffs` at the last look, and when that look was.
     seen: sync::AtomicU64,
@@ -144,14 +143,14 @@ impl Slot {
             appended: sync::AtomicU64::new(0),
             handoffs: sync::AtomicU64::new(0),
             inner: sync::UnsafeCell::new(SlotInner { buf, records: 0 }),
-            watch: Watch {
+            watch: CachePadded(Watch {
                 seen: sync::AtomicU64::new(0),
                 seen_handoffs: sync::AtomicU64::new(0),
                 looked_ms: sync::AtomicU64::new(0),
                 pending_since_ms: sync::AtomicU64::new(0),
                 next_look_ms: sync::AtomicU64::new(0),
                 interval_ms: sync::AtomicU64::new(1),
-            },
+            }),
         }
     }
 

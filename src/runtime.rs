@@ -12,6 +12,7 @@ use std::time::Duration;
 use crate::config::{Config, ConfigError};
 use crate::frontend::{Frontend, WriterEnds};
 use crate::level::LevelFilter;
+use crate::pad::CachePadded;
 use crate::render::Redactor;
 use crate::sink::file::{FileConfig, FileSink};
 use crate::writer::{FlushState, Writer, WriterConfig};
@@ -22,7 +23,8 @@ const FLUSH_TIMEOUT: Duration = Duration::from_secs(10);
 
 pub(crate) struct Runtime {
     pub(crate) frontend: Frontend,
-    flush: FlushState,
+    /// Locked by the writer on every pass: on cache lines of its own (see [`crate::pad`]).
+    flush: CachePadded<FlushState>,
     writer_id: OnceLock<std::thread::ThreadId>,
     /// The writer's parts, from `build` until `finish_start` spawns the thread (the
     /// writer needs the runtime's `'static` address, which `get_or_init` gives only
@@ -124,7 +126,12 @@ fn build(config: &Config, file: Option<FileSink>) -> Runtime {
         redact: Redactor::new(&config.redact),
         clock: crate::clock::Calibration::start(),
     };
-    Runtime { frontend, flush: FlushState::new(), writer_id: OnceLock::new(), pending: Mutex::new(Some((ends, wc))) }
+    Runtime {
+        frontend,
+        flush: CachePadded(FlushState::new()),
+        writer_id: OnceLock::new(),
+        pending: Mutex::new(Some((ends, wc))),
+    }
 }
 
 /// Spawns the writer and installs the exit and panic hooks, once the runtime has its
@@ -135,7 +142,7 @@ fn finish_start(rt: &'static Runtime) {
         Err(p) => p.into_inner().take(),
     };
     let Some((ends, wc)) = parts else { return };
-    let writer = Writer::new(&rt.frontend, &rt.flush, ends, wc);
+    let writer = Writer::new(&rt.frontend, &rt.flush.0, ends, wc);
     let spawned = std::thread::Builder::new().name("logkit-writer".into()).spawn(move || writer.run());
     match spawned {
         Ok(h) => {

@@ -47,9 +47,7 @@ const FEED_BYTES: usize = 64 << 10;
 /// How long a flush waits for a producer that holds its slot lock.
 const FLUSH_SLOT_WAIT: Duration = Duration::from_millis(200);
 
-/// Flush requests and their completion. The writer locks `done` on every pass, so the
-/// whole state sits on cache lines of its own (see [`crate::pad`]).
-#[repr(align(128))]
+/// Flush requests and their completion.
 pub(crate) struct FlushState {
     requested: AtomicU64,
     done: Mutex<u64>,
