@@ -1,4 +1,7 @@
 //! Per-call-site static metadata, built once at compile time by the macros.
+//!
+//! Plain data: the filter (`filter`) and the writer (`render::json`) keep their
+//! per-call-site caches in it, but it decides nothing itself.
 
 use std::sync::atomic::{AtomicU32, Ordering};
 
@@ -18,7 +21,7 @@ pub struct Callsite {
     line: u32,
     fields: &'static [&'static str],
     /// Cached per-target filter decision: `(generation << 1) | enabled`, where
-    /// generation is `filter::generation()` when it was computed. `u32::MAX` = never.
+    /// generation is the filter's generation when it was computed. `u32::MAX` = never.
     interest: AtomicU32,
     /// The writer's index (plus one) of this call site's pre-rendered keys; 0 = none
     /// yet. Read and written only by the writer thread.
@@ -80,30 +83,22 @@ impl Callsite {
         self.render_slot.store(slot, Ordering::Relaxed);
     }
 
-    /// Whether the per-target directives let this call site through. Cached until the
-    /// next `set_level`.
-    #[inline]
-    pub(crate) fn interested(&'static self, generation: u32) -> bool {
+    /// The cached per-target decision, if it was made under `generation` (the
+    /// filter's current one); `None` when it is missing or stale.
+    #[inline(always)]
+    pub(crate) fn cached_interest(&self, generation: u32) -> Option<bool> {
         let s = self.interest.load(Ordering::Relaxed);
         if s >> 1 == generation {
-            s & 1 == 1
+            Some(s & 1 == 1)
         } else {
-            self.interest_slow(generation)
+            None
         }
     }
 
-    /// Also the lazy start: before logkit starts, the gate sends every call here (see
-    /// `filter::Gate`), so the environment is read before any argument is evaluated.
-    #[cold]
-    #[inline(never)]
-    fn interest_slow(&'static self, _stale: u32) -> bool {
-        crate::runtime::ensure_started();
-        let generation = crate::filter::generation();
-        let on = crate::filter::max_level().allows(self.level)
-            && crate::filter::directives().level_for(self.target).allows(self.level);
+    /// Caches the per-target decision made under `generation`.
+    pub(crate) fn cache_interest(&self, generation: u32, on: bool) {
         // Relaxed is enough: a stale cache only means one more slow-path lookup, and the
         // generation check makes a cache from before a `set_level` miss.
         self.interest.store((generation << 1) | on as u32, Ordering::Relaxed);
-        on
     }
 }

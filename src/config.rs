@@ -519,15 +519,6 @@ impl Config {
         self.file_mode = mode & 0o777;
         self
     }
-
-    /// Starts logkit with this configuration.
-    ///
-    /// # Errors
-    /// A bad level directive, a log file that cannot be opened, or logkit already
-    /// running with another configuration.
-    pub fn init(self) -> Result<crate::Guard, ConfigError> {
-        crate::runtime::start(self)
-    }
 }
 
 #[cfg(test)]

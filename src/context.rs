@@ -15,7 +15,8 @@ use std::task::{Context as TaskContext, Poll};
 
 use crate::id::{SpanId, TraceId, TraceParent};
 use crate::record::Encoder;
-use crate::value::{Value, ValueEncoder};
+use crate::record::ValueEncoder;
+use crate::value::Value;
 
 /// One open span in a context.
 #[derive(Clone, Debug)]
@@ -157,17 +158,23 @@ pub(crate) fn encode_current(enc: &mut Encoder<'_>) {
 /// `trace_id` in this process.
 static ENV_TRACEPARENT_TAKEN: AtomicBool = AtomicBool::new(false);
 
-fn take_env_traceparent() -> Option<TraceParent> {
+/// A malformed trace id: the value given and what is wrong with it.
+#[derive(Debug)]
+pub(crate) struct BadTraceId {
+    pub(crate) value: String,
+    pub(crate) reason: String,
+}
+
+/// The trace the first `new_context!` without a `trace_id` continues: `TRACEPARENT`
+/// (once per process; `Err` when it is set but malformed).
+pub(crate) fn take_env_traceparent() -> Result<Option<TraceStart>, BadTraceId> {
     if ENV_TRACEPARENT_TAKEN.swap(true, Ordering::AcqRel) {
-        return None;
+        return Ok(None);
     }
-    let v = std::env::var("TRACEPARENT").ok().filter(|v| !v.trim().is_empty())?;
+    let Some(v) = std::env::var("TRACEPARENT").ok().filter(|v| !v.trim().is_empty()) else { return Ok(None) };
     match TraceParent::parse(&v) {
-        Ok(tp) => Some(tp),
-        Err(e) => {
-            crate::span::report_bad_trace_id(&v, &e.to_string());
-            None
-        }
+        Ok(tp) => Ok(Some(TraceStart { trace_id: tp.trace_id, parent_id: Some(tp.parent_id) })),
+        Err(e) => Err(BadTraceId { reason: e.to_string(), value: v }),
     }
 }
 
@@ -240,21 +247,9 @@ impl<T: IntoTraceContext> IntoTraceContext for Option<T> {
     }
 }
 
-/// `new_context!`: replaces the current context. Not API.
-pub(crate) fn new_context(
-    trace: Option<Result<Option<TraceStart>, String>>,
-    names: &[&str],
-    values: &[&dyn Value],
-) -> TraceId {
-    let mut bad = None;
-    let given = match trace {
-        Some(Ok(t)) => t,
-        Some(Err(b)) => {
-            bad = Some(b);
-            None
-        }
-        None => take_env_traceparent().map(|tp| TraceStart { trace_id: tp.trace_id, parent_id: Some(tp.parent_id) }),
-    };
+/// `new_context!`: replaces the current context with a new one continuing `given`
+/// (or starting a fresh trace); returns its trace id.
+pub(crate) fn new_context(given: Option<TraceStart>, names: &[&str], values: &[&dyn Value]) -> TraceId {
     let start = given.unwrap_or_else(|| TraceStart { trace_id: TraceId::random(), parent_id: None });
     // Encoded in place: the context's buffers are reused, so a work unit's start
     // allocates nothing once the thread has seen one of its size. (A `Display` impl
@@ -268,11 +263,6 @@ pub(crate) fn new_context(
         encode_fields(&mut c.fields, names, values);
         c.rebuild_ids();
     });
-    // Reported inside the new context, so the warning carries the trace that replaced
-    // the bad one.
-    if let Some(b) = bad {
-        crate::span::report_bad_trace_id(&b, "expected a 32-hex trace id or a W3C traceparent");
-    }
     start.trace_id
 }
 

@@ -12,7 +12,6 @@ use arc_swap::ArcSwap;
 use std::sync::OnceLock;
 
 use crate::callsite::Callsite;
-use crate::config::ConfigError;
 use crate::level::{Directives, Level, LevelFilter};
 use crate::pad::CachePadded;
 
@@ -21,8 +20,9 @@ use crate::pad::CachePadded;
 struct Gate {
     /// Bits 0..8 = most verbose level enabled anywhere (a `LevelFilter`); bit 8 =
     /// per-target directives exist, so call sites must consult their cache. Starts at
-    /// `Trace | TARGETED`: the first call of every call site then reaches its (empty)
-    /// cache, whose slow path starts logkit before anything is evaluated.
+    /// `Trace | TARGETED`: the first call of every call site then finds its cache
+    /// empty ([`enabled_cached`] returns `None`), and the macros' cold path starts
+    /// logkit before anything is evaluated.
     filter: AtomicU32,
     /// Bumped by every `set_level`; call-site caches from an older generation miss.
     generation: AtomicU32,
@@ -39,18 +39,46 @@ const TARGETED: u32 = 1 << 8;
 
 static DIRECTIVES: OnceLock<ArcSwap<Directives>> = OnceLock::new();
 
-/// The decision a log macro makes before evaluating anything.
+/// The gate as far as cached state decides it: `Some(keep)`, or `None` when the call
+/// site's per-target decision is missing or stale (its first call, its first after a
+/// `set_level`, and every call before logkit starts, when the gate sends every call
+/// site here). The caller then decides with [`enabled_uncached`], on its cold path
+/// (`__private::enabled`, which first starts logkit).
 #[inline(always)]
-pub(crate) fn enabled(cs: &'static Callsite) -> bool {
+pub(crate) fn enabled_cached(cs: &Callsite) -> Option<bool> {
     let level = cs.level() as u32;
     let f = GATE.filter.load(Ordering::Relaxed);
     if level > (f & 0xff) {
-        return false;
+        return Some(false);
     }
-    if f & TARGETED != 0 && !cs.interested(GATE.generation.load(Ordering::Relaxed)) {
-        return false;
+    if f & TARGETED != 0 {
+        match cs.cached_interest(GATE.generation.load(Ordering::Relaxed)) {
+            Some(true) => {}
+            Some(false) => return Some(false),
+            None => return None,
+        }
     }
-    sampled(cs.level())
+    Some(sampled(cs.level()))
+}
+
+/// The gate's slow path: decides from the directives, caches the per-target part in
+/// the call site (tagged with the generation), then samples.
+#[cold]
+#[inline(never)]
+pub(crate) fn enabled_uncached(cs: &Callsite) -> bool {
+    let generation = generation();
+    let on = max_level().allows(cs.level()) && directives().level_for(cs.target()).allows(cs.level());
+    cs.cache_interest(generation, on);
+    on && sampled(cs.level())
+}
+
+/// The whole gate, for a caller that has no cold path of its own.
+#[inline]
+pub(crate) fn enabled(cs: &Callsite) -> bool {
+    match enabled_cached(cs) {
+        Some(keep) => keep,
+        None => enabled_uncached(cs),
+    }
 }
 
 /// Level and target check for records without a static call site (the `log` bridge).
@@ -89,11 +117,12 @@ pub(crate) fn max_level() -> LevelFilter {
 }
 
 pub(crate) fn install(d: Directives, sample: f64) {
-    store_sample(sample);
-    store_directives(d);
+    set_sample(sample);
+    set_directives(d);
 }
 
-fn store_directives(d: Directives) {
+/// Replaces the directives (at start and by `set_level`).
+pub(crate) fn set_directives(d: Directives) {
     let word = d.max_level() as u32 | if d.has_targets() { TARGETED } else { 0 };
     let cell = DIRECTIVES.get_or_init(|| ArcSwap::from_pointee(Directives::new(LevelFilter::Trace)));
     cell.store(Arc::new(d));
@@ -101,11 +130,10 @@ fn store_directives(d: Directives) {
     // sees the new generation recomputes from the new set.
     GATE.generation.fetch_add(1, Ordering::Release);
     GATE.filter.store(word, Ordering::Release);
-    #[cfg(feature = "log")]
-    crate::log_bridge::set_max_level();
 }
 
-fn store_sample(p: f64) {
+/// Replaces the sampling rate (at start and by `set_sample`; `p` in `0..=1`).
+pub(crate) fn set_sample(p: f64) {
     let t = if p >= 1.0 {
         u64::MAX
     } else if p <= 0.0 {
@@ -116,35 +144,8 @@ fn store_sample(p: f64) {
     GATE.sample.store(t, Ordering::Relaxed);
 }
 
-/// Replaces the level directives at run time, e.g. `set_level("info,hyper=warn")`.
-///
-/// Takes effect at once for every thread; readers never lock. A bare level without
-/// directives replaces the default floor and drops the per-target ones.
-///
-/// # Errors
-/// A [`ConfigError`] naming the bad part; the current filter is kept.
-pub fn set_level(directives: &str) -> Result<(), ConfigError> {
-    crate::runtime::ensure_started();
-    let default = directives_default();
-    let d = Directives::parse(directives, default).map_err(|e| ConfigError::invalid("set_level", directives, &e.0))?;
-    store_directives(d);
-    Ok(())
-}
-
-fn directives_default() -> LevelFilter {
+/// The default floor of the current directives (what a bare `set_level` target-less
+/// part replaces).
+pub(crate) fn default_level() -> LevelFilter {
     directives().default_level()
-}
-
-/// Changes the fraction of DEBUG/INFO/TRACE records kept (`0.0..=1.0`) at run time.
-/// WARN and ERROR are always kept.
-///
-/// # Errors
-/// A [`ConfigError`] if `fraction` is not a number in `0..=1`; the current rate is kept.
-pub fn set_sample(fraction: f64) -> Result<(), ConfigError> {
-    if !(0.0..=1.0).contains(&fraction) {
-        return Err(ConfigError::invalid("set_sample", &fraction.to_string(), "expected a number from 0 to 1"));
-    }
-    crate::runtime::ensure_started();
-    store_sample(fraction);
-    Ok(())
 }

@@ -334,6 +334,21 @@ pub(crate) struct WriterEnds {
     pub(crate) ring_rx: Receiver<Vec<u8>>,
 }
 
+/// The process's frontend: installed once, when logkit starts (by `runtime`, the one
+/// module that starts it). Log calls, spans and the bridges write through it.
+static GLOBAL: OnceLock<Frontend> = OnceLock::new();
+
+/// The process's frontend; `None` until logkit starts.
+#[inline]
+pub(crate) fn get() -> Option<&'static Frontend> {
+    GLOBAL.get()
+}
+
+/// Installs the process's frontend and returns it; a second call keeps the first.
+pub(crate) fn install(fe: Frontend) -> &'static Frontend {
+    GLOBAL.get_or_init(|| fe)
+}
+
 /// Splits a capacity in records into (records per batch, batches in the ring).
 pub(crate) fn geometry(buffer_records: usize) -> (u32, usize) {
     let per_batch = (buffer_records / 16).clamp(1, 512);
@@ -666,8 +681,8 @@ impl Local {
 
 impl Drop for Local {
     fn drop(&mut self) {
-        if let (Some(slot), Some(rt)) = (self.slot.get(), crate::runtime::get()) {
-            rt.frontend.retire(slot);
+        if let (Some(slot), Some(fe)) = (self.slot.get(), get()) {
+            fe.retire(slot);
         }
     }
 }

@@ -67,13 +67,13 @@ pub use crate::context::spawn;
 pub use crate::context::{
     current_span_id, current_trace_id, thread, traceparent, FutureExt, IntoTraceContext, TraceStart, WithContext,
 };
-pub use crate::filter::{set_level, set_sample};
 pub use crate::id::{ParseIdError, SpanId, TraceId, TraceParent};
 pub use crate::level::{Directives, Level, LevelFilter};
 pub use crate::record::encode::MAX_VALUE_BYTES;
-pub use crate::runtime::{flush, init, Guard};
+pub use crate::record::ValueEncoder;
+pub use crate::runtime::{flush, init, set_level, set_sample, Guard};
 pub use crate::span::Span;
 #[cfg(feature = "serde")]
 pub use crate::value::Serde;
-pub use crate::value::{debug, display, DebugValue, DisplayValue, Value, ValueEncoder};
+pub use crate::value::{debug, display, DebugValue, DisplayValue, Value};
 pub use logkit_macros::capture;

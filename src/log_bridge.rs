@@ -9,11 +9,14 @@ use std::sync::atomic::{AtomicBool, Ordering};
 
 use crate::level::{Level, LevelFilter};
 use crate::record::{Encoder, HAS_MESSAGE, HAS_TARGET};
-use crate::{clock, context, filter, runtime};
+use crate::{clock, context, filter, frontend};
 
-struct Bridge;
+/// The logger handed to `log`: `flush` is the runtime's (given at install, so this
+/// module does not call up into the runtime).
+struct Bridge {
+    flush: fn(),
+}
 
-static BRIDGE: Bridge = Bridge;
 static INSTALLED: AtomicBool = AtomicBool::new(false);
 
 fn level(l: log::Level) -> Level {
@@ -36,11 +39,11 @@ impl log::Log for Bridge {
         if !filter::enabled_dynamic(lvl, r.target()) || !filter::sampled(lvl) {
             return;
         }
-        let Some(rt) = runtime::get() else { return };
+        let Some(fe) = frontend::get() else { return };
         let ts = clock::now();
         let target = r.target();
         let args = *r.args();
-        rt.frontend.write(&mut |buf| {
+        fe.write(&mut |buf| {
             let mut enc = Encoder::begin(buf, lvl, HAS_TARGET | HAS_MESSAGE, None, ts);
             enc.raw_str(target);
             enc.raw_fmt(args);
@@ -50,13 +53,14 @@ impl log::Log for Bridge {
     }
 
     fn flush(&self) {
-        crate::flush();
+        (self.flush)();
     }
 }
 
-/// Makes logkit the `log` crate's logger, unless another one is already set.
-pub(crate) fn install() {
-    if log::set_logger(&BRIDGE).is_ok() {
+/// Makes logkit the `log` crate's logger, unless another one is already set; `log`'s
+/// `flush` calls `flush`.
+pub(crate) fn install(flush: fn()) {
+    if log::set_boxed_logger(Box::new(Bridge { flush })).is_ok() {
         INSTALLED.store(true, Ordering::Release);
         set_max_level();
     }

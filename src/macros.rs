@@ -203,12 +203,12 @@ macro_rules! __ctx_munch {
     (@span ($name:expr) [$($n:expr),*] [$($v:expr),*]) => {{
         static __LOGKIT_SPAN_SITE: $crate::__private::SpanSite =
             $crate::__private::SpanSite::new(::core::module_path!(), &[$($n),*]);
-        $crate::__private::Span::__enter(&__LOGKIT_SPAN_SITE, $name, &[$(&$v as &dyn $crate::__private::Value),*])
+        $crate::__private::span(&__LOGKIT_SPAN_SITE, $name, &[$(&$v as &dyn $crate::__private::Value),*])
     }};
     (@start ($name:expr) [$($n:expr),*] [$($v:expr),*]) => {{
         static __LOGKIT_SPAN_SITE: $crate::__private::SpanSite =
             $crate::__private::SpanSite::new(::core::module_path!(), &[$($n),*]);
-        $crate::__private::CaptureStart::__new(&__LOGKIT_SPAN_SITE, $name, &[$(&$v as &dyn $crate::__private::Value),*])
+        $crate::__private::capture_start(&__LOGKIT_SPAN_SITE, $name, &[$(&$v as &dyn $crate::__private::Value),*])
     }};
     // ---- keys
     (@$m:ident ($($a:tt)*) [$($n:expr),*] [$($v:expr),*] $k:literal = % $val:expr $(, $($rest:tt)*)?) => {

@@ -1,6 +1,7 @@
 //! What the macros expand to. Not API: may change in any release.
 
 use std::fmt;
+use std::sync::atomic::{AtomicBool, Ordering};
 
 pub use crate::callsite::Callsite;
 pub use crate::context::IntoTraceContext;
@@ -10,27 +11,37 @@ pub use crate::value::{debug, display, Value};
 pub use core::format_args;
 
 use crate::record::{Encoder, HAS_MESSAGE, STATIC_MESSAGE};
-use crate::{clock, context, filter, runtime};
+use crate::span::SpanSite as Site;
+use crate::{clock, context, filter, frontend, runtime};
 
 /// The gate: level floor, per-target directives, sampling. Loads a few atomics and
 /// evaluates none of the record's arguments.
 #[inline(always)]
 pub fn enabled(cs: &'static Callsite) -> bool {
-    filter::enabled(cs)
+    match filter::enabled_cached(cs) {
+        Some(keep) => keep,
+        None => enabled_first(cs),
+    }
+}
+
+/// The gate's cold path: a call site's first call (or its first after a `set_level`).
+/// Before logkit starts every call comes here, so the lazy start happens before any
+/// argument is evaluated and the environment's filters decide the first record too.
+#[cold]
+#[inline(never)]
+fn enabled_first(cs: &'static Callsite) -> bool {
+    runtime::ensure_started();
+    filter::enabled_uncached(cs)
 }
 
 /// Records one event. Non-generic: every call site shares this one body.
 pub fn log(cs: &'static Callsite, message: Option<fmt::Arguments<'_>>, fields: &[&dyn Value]) {
-    let rt = match runtime::get() {
-        Some(rt) => rt,
-        None => {
-            let rt = runtime::ensure_started();
-            // The gate let everything through before the filters were installed.
-            if !filter::enabled(cs) {
-                return;
-            }
-            rt
-        }
+    let fe = match frontend::get() {
+        Some(fe) => fe,
+        None => match start_for(cs) {
+            Some(fe) => fe,
+            None => return,
+        },
     };
     let ts = clock::now();
     // A message without arguments is a literal: it travels as a pointer.
@@ -40,7 +51,7 @@ pub fn log(cs: &'static Callsite, message: Option<fmt::Arguments<'_>>, fields: &
         (Some(_), None) => HAS_MESSAGE,
         (None, None) => 0,
     };
-    rt.frontend.write(&mut |buf| {
+    fe.write(&mut |buf| {
         let mut enc = Encoder::begin(buf, cs.level(), flags, Some(cs), ts);
         match (literal, message) {
             (Some(s), _) => enc.static_str(s),
@@ -56,25 +67,88 @@ pub fn log(cs: &'static Callsite, message: Option<fmt::Arguments<'_>>, fields: &
     });
 }
 
+/// `log` called without the gate having started logkit (a caller that skipped
+/// [`enabled`]): starts it, then asks the gate again, now with the filters installed.
+#[cold]
+#[inline(never)]
+fn start_for(cs: &'static Callsite) -> Option<&'static frontend::Frontend> {
+    runtime::ensure_started();
+    if !filter::enabled(cs) {
+        return None;
+    }
+    frontend::get()
+}
+
+/// `span!`. Not API.
+pub fn span(site: &'static Site, name: &'static str, values: &[&dyn Value]) -> Span {
+    runtime::ensure_started();
+    Span::enter(site, name, values)
+}
+
+/// `#[capture] async fn`: the span's keys, encoded when the fn is called. Not API.
+pub fn capture_start(site: &'static Site, name: &'static str, values: &[&dyn Value]) -> CaptureStart {
+    runtime::ensure_started();
+    CaptureStart::new(site, name, values)
+}
+
 /// `new_context!`. Not API.
 pub fn new_context(names: &[&str], values: &[&dyn Value]) -> crate::TraceId {
-    runtime::ensure_started();
-    context::new_context(None, names, values)
+    start_context(None, names, values)
 }
 
 /// `new_context!(trace_id = x, ...)`. Not API.
 pub fn new_context_with<T: IntoTraceContext>(trace: T, names: &[&str], values: &[&dyn Value]) -> crate::TraceId {
+    start_context(Some(trace.into_trace_context()), names, values)
+}
+
+fn start_context(
+    trace: Option<Result<Option<context::TraceStart>, String>>,
+    names: &[&str],
+    values: &[&dyn Value],
+) -> crate::TraceId {
     runtime::ensure_started();
-    context::new_context(Some(trace.into_trace_context()), names, values)
+    let mut bad = None;
+    let given = match trace {
+        Some(Ok(t)) => t,
+        Some(Err(b)) => {
+            bad = Some(b);
+            None
+        }
+        // A bad `TRACEPARENT` is reported in the context it would have replaced.
+        None => context::take_env_traceparent().unwrap_or_else(|e| {
+            report_bad_trace_id(&e.value, &e.reason);
+            None
+        }),
+    };
+    let trace = context::new_context(given, names, values);
+    // Reported inside the new context, so the warning carries the trace that replaced
+    // the bad one.
+    if let Some(b) = bad {
+        report_bad_trace_id(&b, "expected a 32-hex trace id or a W3C traceparent");
+    }
+    trace
+}
+
+static BAD_TRACE_REPORTED: AtomicBool = AtomicBool::new(false);
+
+/// A malformed trace id given to `new_context!` (or in `TRACEPARENT`): reported once
+/// per process as a `logkit.bad_trace_id` warning; a fresh trace is started.
+#[cold]
+fn report_bad_trace_id(value: &str, reason: &str) {
+    if BAD_TRACE_REPORTED.swap(true, Ordering::AcqRel) {
+        return;
+    }
+    let shown: String = value.chars().take(100).collect();
+    crate::warn!(target: "logkit", value = shown.as_str(), reason = reason, "logkit.bad_trace_id");
 }
 
 /// Entry points for the fuzz targets in `fuzz/` (and tests): the private encoder,
 /// renderer and parsers behind stable signatures. Not API.
 pub mod fuzz {
+    use crate::record::ValueEncoder;
     use crate::record::{view, Encoder, HAS_MESSAGE, HAS_TARGET, INLINE_KEYS};
     use crate::render::time::TimestampCache;
     use crate::render::{json, pretty, Redactor};
-    use crate::value::ValueEncoder;
 
     /// A field value for [`render`].
     #[derive(Clone, Debug)]

@@ -1,17 +1,22 @@
-//! Global state: starting logkit (lazily or with `init`), flushing, and the hooks
-//! that make exit and panics durable.
+//! The started logkit: the one module that starts it (lazily or with `init`), and the
+//! public entry points that act on the started pipeline (`init`, `Config::init`,
+//! `flush`, `set_level`, `set_sample`), plus the hooks that make exit and panics
+//! durable.
 //!
-//! The runtime is a `OnceLock`: `get()` on the hot path is one `Acquire` load. The
-//! first log call (or `init`) builds it; `OnceLock` makes concurrent first calls wait
-//! for the one that builds it.
+//! Starting builds the frontend (installed in `frontend`), installs the filters (in
+//! `filter`), spawns the writer, and makes the `log` bridge the `log` crate's logger.
+//! The runtime is a `OnceLock`: the first log call (or `init`) builds it, and
+//! `OnceLock` makes concurrent first calls wait for the one that builds it. Lower
+//! modules never call back up here: the log macros' entry points (`__private`) start
+//! it on their cold path.
 
 use std::sync::atomic::{AtomicBool, Ordering};
 use std::sync::{Mutex, OnceLock};
 use std::time::Duration;
 
 use crate::config::{Config, ConfigError};
-use crate::frontend::{Frontend, WriterEnds};
-use crate::level::LevelFilter;
+use crate::frontend::{self, Frontend, WriterEnds};
+use crate::level::{Directives, LevelFilter};
 use crate::pad::CachePadded;
 use crate::render::Redactor;
 use crate::sink::file::{FileConfig, FileSink};
@@ -22,7 +27,7 @@ use crate::writer::{FlushState, Writer, WriterConfig};
 const FLUSH_TIMEOUT: Duration = Duration::from_secs(10);
 
 pub(crate) struct Runtime {
-    pub(crate) frontend: Frontend,
+    frontend: &'static Frontend,
     /// Locked by the writer on every pass: on cache lines of its own (see [`crate::pad`]).
     flush: CachePadded<FlushState>,
     writer_id: OnceLock<std::thread::ThreadId>,
@@ -37,7 +42,7 @@ static RUNTIME: OnceLock<Runtime> = OnceLock::new();
 static EXPLICIT: AtomicBool = AtomicBool::new(false);
 
 #[inline]
-pub(crate) fn get() -> Option<&'static Runtime> {
+fn get() -> Option<&'static Runtime> {
     RUNTIME.get()
 }
 
@@ -79,7 +84,7 @@ fn start_lazy() -> &'static Runtime {
 }
 
 /// `Config::init` and `logkit::init`.
-pub(crate) fn start(config: Config) -> Result<crate::Guard, ConfigError> {
+fn start(config: Config) -> Result<Guard, ConfigError> {
     config.directives()?;
     if RUNTIME.get().is_some() {
         return Err(ConfigError::already_started());
@@ -95,7 +100,7 @@ pub(crate) fn start(config: Config) -> Result<crate::Guard, ConfigError> {
     }
     EXPLICIT.store(true, Ordering::Relaxed);
     finish_start(rt);
-    Ok(crate::Guard::new())
+    Ok(Guard::new())
 }
 
 fn open_file(config: &Config) -> Result<Option<FileSink>, ConfigError> {
@@ -114,9 +119,10 @@ fn build(config: &Config, file: Option<FileSink>) -> Runtime {
     if std::env::var_os("LOG_OTLP").is_some_and(|v| !v.is_empty()) {
         eprintln!("logkit: LOG_OTLP is set, but this build has no OTLP exporter yet; records stay local");
     }
-    let directives = config.directives().unwrap_or_else(|_| crate::level::Directives::new(LevelFilter::Info));
+    let directives = config.directives().unwrap_or_else(|_| Directives::new(LevelFilter::Info));
     crate::filter::install(directives, config.sample);
     let (frontend, ends) = Frontend::new(config.buffer, config.overflow);
+    let frontend = frontend::install(frontend);
     let wc = WriterConfig {
         file,
         console: config.console,
@@ -142,7 +148,7 @@ fn finish_start(rt: &'static Runtime) {
         Err(p) => p.into_inner().take(),
     };
     let Some((ends, wc)) = parts else { return };
-    let writer = Writer::new(&rt.frontend, &rt.flush.0, ends, wc);
+    let writer = Writer::new(rt.frontend, &rt.flush.0, ends, wc);
     let spawned = std::thread::Builder::new().name("logkit-writer".into()).spawn(move || writer.run());
     match spawned {
         Ok(h) => {
@@ -154,7 +160,7 @@ fn finish_start(rt: &'static Runtime) {
     install_exit_hook();
     install_panic_hook();
     #[cfg(feature = "log")]
-    crate::log_bridge::install();
+    crate::log_bridge::install(flush);
 }
 
 /// Blocks until every record logged before the call is written and fsynced.
@@ -162,13 +168,62 @@ fn finish_start(rt: &'static Runtime) {
 /// Returns at once if logkit never started. Waits at most 10 seconds (a disk that
 /// stopped answering must not hang the application); a timeout is reported on stderr.
 pub fn flush() {
-    let Some(rt) = get() else { return };
+    let rt = match get() {
+        Some(rt) => rt,
+        // Another thread is building the runtime: its frontend and filters are
+        // installed (`build`), so this thread may already have logged through them.
+        // Wait for the build to finish, then flush as usual.
+        None if frontend::get().is_some() => ensure_started(),
+        None => return,
+    };
     if rt.writer_id.get() == Some(&std::thread::current().id()) {
         return;
     }
-    if !rt.flush.request_and_wait(&rt.frontend, FLUSH_TIMEOUT) {
+    if !rt.flush.request_and_wait(rt.frontend, FLUSH_TIMEOUT) {
         eprintln!("logkit: flush did not complete within {FLUSH_TIMEOUT:?}");
     }
+}
+
+impl Config {
+    /// Starts logkit with this configuration.
+    ///
+    /// # Errors
+    /// A bad level directive, a log file that cannot be opened, or logkit already
+    /// running with another configuration.
+    pub fn init(self) -> Result<Guard, ConfigError> {
+        start(self)
+    }
+}
+
+/// Replaces the level directives at run time, e.g. `set_level("info,hyper=warn")`.
+///
+/// Takes effect at once for every thread; readers never lock. A bare level without
+/// directives replaces the default floor and drops the per-target ones.
+///
+/// # Errors
+/// A [`ConfigError`] naming the bad part; the current filter is kept.
+pub fn set_level(directives: &str) -> Result<(), ConfigError> {
+    ensure_started();
+    let d = Directives::parse(directives, crate::filter::default_level())
+        .map_err(|e| ConfigError::invalid("set_level", directives, &e.0))?;
+    crate::filter::set_directives(d);
+    #[cfg(feature = "log")]
+    crate::log_bridge::set_max_level();
+    Ok(())
+}
+
+/// Changes the fraction of DEBUG/INFO/TRACE records kept (`0.0..=1.0`) at run time.
+/// WARN and ERROR are always kept.
+///
+/// # Errors
+/// A [`ConfigError`] if `fraction` is not a number in `0..=1`; the current rate is kept.
+pub fn set_sample(fraction: f64) -> Result<(), ConfigError> {
+    if !(0.0..=1.0).contains(&fraction) {
+        return Err(ConfigError::invalid("set_sample", &fraction.to_string(), "expected a number from 0 to 1"));
+    }
+    ensure_started();
+    crate::filter::set_sample(fraction);
+    Ok(())
 }
 
 /// Starts logkit from the `LOG_*` environment variables.
@@ -210,16 +265,8 @@ impl Drop for Guard {
     }
 }
 
-/// Set once the process is exiting: the last flush also reports what a failing disk
-/// kept from being written.
-static EXITING: AtomicBool = AtomicBool::new(false);
-
-pub(crate) fn exiting() -> bool {
-    EXITING.load(Ordering::Acquire)
-}
-
 extern "C" fn at_exit() {
-    EXITING.store(true, Ordering::Release);
+    crate::writer::set_exiting();
     // Never unwind into C.
     let _ = std::panic::catch_unwind(flush);
 }

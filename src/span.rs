@@ -13,7 +13,6 @@ use std::future::Future;
 use std::marker::PhantomData;
 use std::ops::Deref;
 use std::pin::Pin;
-use std::sync::atomic::{AtomicBool, Ordering};
 use std::task::{Context as TaskContext, Poll};
 
 use crate::callsite::Callsite;
@@ -22,7 +21,7 @@ use crate::id::{SpanId, TraceId};
 use crate::level::Level;
 use crate::record::{Encoder, HAS_MESSAGE, HAS_TARGET};
 use crate::value::Value;
-use crate::{clock, filter, runtime};
+use crate::{clock, filter, frontend};
 
 /// What a span site knows at compile time: its target and bound-key names. Not API.
 #[doc(hidden)]
@@ -80,7 +79,7 @@ impl Open {
             if !enabled {
                 return;
             }
-            let Some(rt) = runtime::get() else { return };
+            let Some(fe) = frontend::get() else { return };
             let ts = end;
             // Microsecond precision: 2.013 ms.
             let dur_ms = (dur_ns / 1_000) as f64 / 1_000.0;
@@ -92,7 +91,7 @@ impl Open {
                     (&fallback, &[])
                 }
             };
-            rt.frontend.write(&mut |buf| {
+            fe.write(&mut |buf| {
                 let cs = if failure.is_some() { &END_ERR_CS } else { &END_CS };
                 let mut enc = Encoder::begin(buf, level, HAS_TARGET | HAS_MESSAGE, Some(cs), ts);
                 enc.raw_str(target);
@@ -144,9 +143,8 @@ impl fmt::Debug for Span {
 }
 
 impl Span {
-    #[doc(hidden)]
-    pub fn __enter(site: &'static SpanSite, name: &'static str, values: &[&dyn Value]) -> Span {
-        runtime::ensure_started();
+    /// Opens a span (`span!`, through `__private::span`, which starts logkit first).
+    pub(crate) fn enter(site: &'static SpanSite, name: &'static str, values: &[&dyn Value]) -> Span {
         Span { open: Some(Open::enter(site, name, values)), failure: RefCell::new(None), _not_send: PhantomData }
     }
 
@@ -216,9 +214,8 @@ pub struct CaptureStart {
 }
 
 impl CaptureStart {
-    #[doc(hidden)]
-    pub fn __new(site: &'static SpanSite, name: &'static str, values: &[&dyn Value]) -> CaptureStart {
-        runtime::ensure_started();
+    /// Encodes the keys (`__private::capture_start`, which starts logkit first).
+    pub(crate) fn new(site: &'static SpanSite, name: &'static str, values: &[&dyn Value]) -> CaptureStart {
         let values = if values.is_empty() { None } else { Some(context::encode_values(site.fields, values)) };
         CaptureStart { site, name, values }
     }
@@ -479,28 +476,16 @@ static PANIC_CS: Callsite = Callsite::new(Level::Error, "logkit::panic", file!()
 
 /// Logs a panic as an error record in the current context (from the panic hook).
 pub(crate) fn log_panic(exc: &str) {
-    let Some(rt) = runtime::get() else { return };
+    let Some(fe) = frontend::get() else { return };
     if !filter::enabled_dynamic(Level::Error, PANIC_CS.target()) {
         return;
     }
     let ts = clock::now();
-    rt.frontend.write(&mut |buf| {
+    fe.write(&mut |buf| {
         let mut enc = Encoder::begin(buf, Level::Error, HAS_MESSAGE, Some(&PANIC_CS), ts);
         enc.raw_str("panic");
         context::encode_current(&mut enc);
         enc.values().json(exc);
         enc.finish();
     });
-}
-
-static BAD_TRACE_REPORTED: AtomicBool = AtomicBool::new(false);
-
-/// A malformed trace id given to `new_context!` (or in `TRACEPARENT`): reported once
-/// per process as a `logkit.bad_trace_id` warning; a fresh trace is started.
-pub(crate) fn report_bad_trace_id(value: &str, reason: &str) {
-    if BAD_TRACE_REPORTED.swap(true, Ordering::AcqRel) {
-        return;
-    }
-    let shown: String = value.chars().take(100).collect();
-    crate::warn!(target: "logkit", value = shown.as_str(), reason = reason, "logkit.bad_trace_id");
 }

@@ -14,7 +14,7 @@
 //!    not wake the writer per record, so an idle writer costs a few wake-ups a second
 //!    and a busy one never makes a producer enter the kernel.
 
-use std::sync::atomic::{AtomicU64, Ordering};
+use std::sync::atomic::{AtomicBool, AtomicU64, Ordering};
 use std::sync::{Arc, Condvar, Mutex};
 use std::time::{Duration, Instant};
 
@@ -46,6 +46,19 @@ const ACTIVE_WINDOW: Duration = Duration::from_millis(200);
 const FEED_BYTES: usize = 64 << 10;
 /// How long a flush waits for a producer that holds its slot lock.
 const FLUSH_SLOT_WAIT: Duration = Duration::from_millis(200);
+
+/// Set once the process is exiting (by the exit hook, before its last flush): that
+/// flush also finishes the file sink, reporting what a failing disk kept from being
+/// written.
+static EXITING: AtomicBool = AtomicBool::new(false);
+
+pub(crate) fn set_exiting() {
+    EXITING.store(true, Ordering::Release);
+}
+
+fn exiting() -> bool {
+    EXITING.load(Ordering::Acquire)
+}
 
 /// Flush requests and their completion.
 pub(crate) struct FlushState {
@@ -448,7 +461,7 @@ impl Writer {
             c.catch_up(100);
         }
         let Some(f) = self.file.as_mut().and_then(FileThread::sink) else { return };
-        if crate::runtime::exiting() {
+        if exiting() {
             f.finish();
         } else {
             let _ = f.sync();

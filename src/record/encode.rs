@@ -102,8 +102,8 @@ impl<'a> Encoder<'a> {
 
     /// The value encoder for the next field.
     #[inline]
-    pub(crate) fn values(&mut self) -> crate::value::ValueEncoder<'_> {
-        crate::value::ValueEncoder::new(self.buf)
+    pub(crate) fn values(&mut self) -> crate::record::ValueEncoder<'_> {
+        crate::record::ValueEncoder::new(self.buf)
     }
 }
 

@@ -19,9 +19,11 @@
 //! All integers are native-endian.
 
 pub(crate) mod encode;
+pub(crate) mod value_encoder;
 pub(crate) mod view;
 
 pub(crate) use self::encode::Encoder;
+pub use self::value_encoder::ValueEncoder;
 pub(crate) use self::view::{FieldValue, RecordView};
 
 /// Bytes before the variable part of a record.

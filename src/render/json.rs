@@ -655,8 +655,8 @@ fn escape<const MODE: u8>(out: &mut Vec<u8>, s: &str) {
 pub(crate) mod test_support {
     use crate::callsite::Callsite;
     use crate::level::Level;
+    use crate::record::ValueEncoder;
     use crate::record::{view, Encoder, HAS_MESSAGE, HAS_TARGET, INLINE_KEYS, STATIC_MESSAGE};
-    use crate::value::ValueEncoder;
 
     /// A value to put in a test record.
     #[derive(Clone, Debug)]
