@@ -16,6 +16,7 @@ use std::task::{Context as TaskContext, Poll};
 use crate::id::{SpanId, TraceId, TraceParent};
 use crate::record::Encoder;
 use crate::record::ValueEncoder;
+use crate::span_state::SpanState;
 use crate::value::Value;
 
 /// One open span in a context.
@@ -25,6 +26,9 @@ struct Frame {
     parent: Option<SpanId>,
     /// Where this span's bound keys start in `Current::fields`.
     fields_at: usize,
+    /// What the span was told while open (`Span::record`, `fail`); boxed on first
+    /// use, so opening a span allocates nothing.
+    state: Option<Box<SpanState>>,
 }
 
 /// A work unit's context. Cloned into futures and threads that should inherit it.
@@ -93,7 +97,7 @@ impl Current {
     pub(crate) fn set_ids_only(&mut self, trace: TraceId, id: SpanId, parent: Option<SpanId>) {
         self.trace = Some(trace);
         self.frames.clear();
-        self.frames.push(Frame { span_id: id, parent, fields_at: 0 });
+        self.frames.push(Frame { span_id: id, parent, fields_at: 0, state: None });
         self.rebuild_ids();
     }
 
@@ -308,7 +312,7 @@ fn push_span_with(encode: impl FnOnce(&mut Vec<u8>)) -> (TraceId, SpanId, Option
         let parent = c.current_span();
         let fields_at = c.fields.len();
         encode(&mut c.fields);
-        c.frames.push(Frame { span_id, parent, fields_at });
+        c.frames.push(Frame { span_id, parent, fields_at, state: None });
         c.rebuild_ids();
         (trace, span_id, parent)
     })
@@ -323,26 +327,27 @@ pub(crate) fn encode_values(names: &[&str], values: &[&dyn Value]) -> Vec<u8> {
 }
 
 /// Runs `f` with the context as it is while `span_id` is the innermost span (inner
-/// spans still open are ignored), then closes the span: its frame and keys are
-/// removed. If the span is not open in this context (its guard moved, or
-/// `new_context!` replaced the context), `f` gets `None`.
-pub(crate) fn pop_span<R>(span_id: SpanId, f: impl FnOnce(Option<(&[u8], &[u8])>) -> R) -> R {
+/// spans still open are ignored) and with the span's state, then closes the span: its
+/// frame and keys are removed. If the span is not open in this context (its guard
+/// moved, or the context was replaced), `f` gets `None` and an empty state.
+pub(crate) fn pop_span<R>(span_id: SpanId, f: impl FnOnce(Option<(&[u8], &[u8])>, SpanState) -> R) -> R {
     let mut f = Some(f);
     let r = with_current(|c| {
         let Some(pos) = c.frames.iter().rposition(|fr| fr.span_id == span_id) else {
-            return (f.take().map(|f| f(None)), false);
+            return (f.take().map(|f| f(None, SpanState::default())), false);
         };
+        let state = c.frames[pos].state.take().map(|b| *b).unwrap_or_default();
         // The context as this span saw it: its ids, and keys up to the end of its own.
         let end = c.frames.get(pos + 1).map_or(c.fields.len(), |next| next.fields_at);
         let inner_open = pos + 1 < c.frames.len();
         let r = if inner_open {
             let saved: Vec<Frame> = c.frames.drain(pos + 1..).collect();
             c.rebuild_ids();
-            let r = f.take().map(|f| f(Some((&c.ids, &c.fields[..end]))));
+            let r = f.take().map(|f| f(Some((&c.ids, &c.fields[..end])), state));
             c.frames.extend(saved);
             r
         } else {
-            f.take().map(|f| f(Some((&c.ids, &c.fields[..end]))))
+            f.take().map(|f| f(Some((&c.ids, &c.fields[..end])), state))
         };
         // Remove the frame and its keys; later frames' offsets shift down.
         let start = c.frames[pos].fields_at;
@@ -360,10 +365,23 @@ pub(crate) fn pop_span<R>(span_id: SpanId, f: impl FnOnce(Option<(&[u8], &[u8])>
     match r {
         Some((Some(r), _)) => r,
         _ => match f.take() {
-            Some(f) => f(None),
+            Some(f) => f(None, SpanState::default()),
             None => unreachable_after_call(),
         },
     }
+}
+
+/// Runs `f` on the state of the open span `span_id` of this context; `false` if it is
+/// not open here (closed, or opened in another context).
+pub(crate) fn with_span_state(span_id: SpanId, f: &mut dyn FnMut(&mut SpanState)) -> bool {
+    with_current(|c| match c.frames.iter_mut().rev().find(|fr| fr.span_id == span_id) {
+        Some(fr) => {
+            f(fr.state.get_or_insert_with(Box::default));
+            true
+        }
+        None => false,
+    })
+    .unwrap_or(false)
 }
 
 #[cold]

@@ -41,6 +41,7 @@ mod context;
 mod filter;
 mod frontend;
 mod id;
+mod keys;
 mod level;
 #[cfg(feature = "log")]
 mod log_bridge;
@@ -51,6 +52,7 @@ mod render;
 mod runtime;
 mod sink;
 mod span;
+mod span_state;
 mod value;
 mod writer;
 
@@ -72,7 +74,7 @@ pub use crate::level::{Directives, Level, LevelFilter};
 pub use crate::record::encode::MAX_VALUE_BYTES;
 pub use crate::record::ValueEncoder;
 pub use crate::runtime::{flush, init, set_level, set_sample, Guard};
-pub use crate::span::Span;
+pub use crate::span::{current_span, CurrentSpan, IntoSpanName, Span};
 #[cfg(feature = "serde")]
 pub use crate::value::Serde;
 pub use crate::value::{debug, display, DebugValue, DisplayValue, Value};

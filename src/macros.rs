@@ -171,10 +171,32 @@ macro_rules! new_context {
 /// `span`, `dur_ms` and `status`. Dropped during a panic, the status is `"error"` with
 /// the panic in `exc_info`; [`Span::fail`](crate::Span::fail) marks it failed with an
 /// error and its `source()` chain.
+///
+/// ```no_run
+/// # use logkit::{info, span};
+/// # let (route, order_id) = ("/orders", 42);
+/// fn place(order_id: u64) {
+///     let span = span!("place", order_id);           // END: span="place", order_id=42
+///     info!("inside: carries span_id and order_id");
+///     span.record("items", 3);                        // a result, on the END record
+/// }
+/// let _req = span!(name = format!("GET {route}"));    // a computed name
+/// ```
+///
+/// The name is a string literal (never copied), `name = <expr>` for a computed one
+/// (a `String`, or a `&str` that the span copies), or any other expression of those
+/// types.
 #[macro_export]
 macro_rules! span {
+    (name = $name:expr $(, $($rest:tt)*)?) => {
+        $crate::__ctx_munch!(@span ($crate::__private::IntoSpanName::into_span_name($name)) [] [] $($($rest)*)?)
+    };
+    ($name:literal $(, $($rest:tt)*)?) => {
+        $crate::__ctx_munch!(@span ($crate::__private::IntoSpanName::into_span_name(
+            $crate::__private::StaticName($name))) [] [] $($($rest)*)?)
+    };
     ($name:expr $(, $($rest:tt)*)?) => {
-        $crate::__ctx_munch!(@span ($name) [] [] $($($rest)*)?)
+        $crate::__ctx_munch!(@span ($crate::__private::IntoSpanName::into_span_name($name)) [] [] $($($rest)*)?)
     };
 }
 
@@ -185,7 +207,7 @@ macro_rules! span {
 #[macro_export]
 macro_rules! __capture_start {
     ($name:expr $(, $($rest:tt)*)?) => {
-        $crate::__ctx_munch!(@start ($name) [] [] $($($rest)*)?)
+        $crate::__ctx_munch!(@start ($crate::__private::IntoSpanName::into_span_name($name)) [] [] $($($rest)*)?)
     };
 }
 

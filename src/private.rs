@@ -6,7 +6,7 @@ use std::sync::atomic::{AtomicBool, Ordering};
 pub use crate::callsite::Callsite;
 pub use crate::context::IntoTraceContext;
 pub use crate::level::Level;
-pub use crate::span::{outcome, CaptureStart, Captured, Outcome, Span, SpanSite};
+pub use crate::span::{outcome, CaptureStart, Captured, IntoSpanName, Outcome, Span, SpanSite, StaticName};
 pub use crate::value::{debug, display, Value};
 pub use core::format_args;
 
@@ -80,13 +80,13 @@ fn start_for(cs: &'static Callsite) -> Option<&'static frontend::Frontend> {
 }
 
 /// `span!`. Not API.
-pub fn span(site: &'static Site, name: &'static str, values: &[&dyn Value]) -> Span {
+pub fn span(site: &'static Site, name: std::borrow::Cow<'static, str>, values: &[&dyn Value]) -> Span {
     runtime::ensure_started();
     Span::enter(site, name, values)
 }
 
 /// `#[capture] async fn`: the span's keys, encoded when the fn is called. Not API.
-pub fn capture_start(site: &'static Site, name: &'static str, values: &[&dyn Value]) -> CaptureStart {
+pub fn capture_start(site: &'static Site, name: std::borrow::Cow<'static, str>, values: &[&dyn Value]) -> CaptureStart {
     runtime::ensure_started();
     CaptureStart::new(site, name, values)
 }

@@ -6,6 +6,7 @@
 //! `status`, plus `exc_info` when it failed: the error's message and `source()` chain,
 //! or the panic's message, location and backtrace.
 
+use std::borrow::Cow;
 use std::cell::RefCell;
 use std::error::Error;
 use std::fmt::{self, Display};
@@ -19,7 +20,8 @@ use crate::callsite::Callsite;
 use crate::context::{self, Current, Installed};
 use crate::id::{SpanId, TraceId};
 use crate::level::Level;
-use crate::record::{Encoder, HAS_MESSAGE, HAS_TARGET};
+use crate::record::{Encoder, HAS_MESSAGE, HAS_TARGET, INLINE_KEYS};
+use crate::span_state::{self, SpanState};
 use crate::value::Value;
 use crate::{clock, filter, frontend};
 
@@ -42,41 +44,91 @@ static END_CS: Callsite = Callsite::new(Level::Info, "logkit", file!(), line!(),
 static END_ERR_CS: Callsite =
     Callsite::new(Level::Error, "logkit", file!(), line!(), &["span", "dur_ms", "status", "exc_info"]);
 
+/// The name of a span: a literal is borrowed, a computed name owned.
+pub(crate) type SpanName = Cow<'static, str>;
+
+/// What `span!`'s name may be: a string literal (`span!("handle")`, never copied), a
+/// `String` (`span!(name = format!("GET {route}"))`), or any other `&str`, which the
+/// span copies so that it may borrow from anything that lives while `span!` runs.
+pub trait IntoSpanName {
+    /// The name, borrowed when it is `'static`, else owned.
+    fn into_span_name(self) -> Cow<'static, str>;
+}
+
+impl IntoSpanName for &str {
+    fn into_span_name(self) -> Cow<'static, str> {
+        Cow::Owned(self.to_owned())
+    }
+}
+
+impl IntoSpanName for String {
+    fn into_span_name(self) -> Cow<'static, str> {
+        Cow::Owned(self)
+    }
+}
+
+impl IntoSpanName for &String {
+    fn into_span_name(self) -> Cow<'static, str> {
+        Cow::Owned(self.clone())
+    }
+}
+
+impl IntoSpanName for Cow<'static, str> {
+    fn into_span_name(self) -> Cow<'static, str> {
+        self
+    }
+}
+
+/// A name known to be `'static` (a literal, or `#[capture]`'s fn path): borrowed, not
+/// copied. Not API.
+#[doc(hidden)]
+#[derive(Clone, Copy, Debug)]
+pub struct StaticName(pub &'static str);
+
+impl IntoSpanName for StaticName {
+    fn into_span_name(self) -> Cow<'static, str> {
+        Cow::Borrowed(self.0)
+    }
+}
+
 /// The state of an open span, shared by the [`Span`] guard and `#[capture] async fn`.
 #[derive(Debug)]
 struct Open {
     site: &'static SpanSite,
-    name: &'static str,
+    name: SpanName,
     trace: TraceId,
     id: SpanId,
     parent: Option<SpanId>,
     /// Raw clock reading (see `clock`).
     start: u64,
-    /// `exc_info` JSON once the span failed.
-    failure: Option<String>,
+    /// `exc_info` JSON when the captured fn returned `Err` or its future was dropped
+    /// early: the fn's own outcome, which wins over an earlier `fail`.
+    outcome: Option<String>,
 }
 
 impl Open {
-    fn enter(site: &'static SpanSite, name: &'static str, values: &[&dyn Value]) -> Open {
+    fn enter(site: &'static SpanSite, name: SpanName, values: &[&dyn Value]) -> Open {
         clear_stale_panic();
         let (trace, id, parent) = context::push_span(site.fields, values);
-        Open { site, name, trace, id, parent, start: clock::now(), failure: None }
+        Open { site, name, trace, id, parent, start: clock::now(), outcome: None }
     }
 
-    /// Logs the END record and closes the span's frame.
-    fn close(self, panicking: bool) {
+    /// Logs the END record and closes the span's frame. `local` is what the guard was
+    /// told while its frame was out of reach.
+    fn close(self, panicking: bool, local: SpanState) {
         let end = clock::now();
         let dur_ns = clock::elapsed_ns(self.start, end);
-        let failure = match self.failure {
-            Some(f) => Some(f),
-            None if panicking => Some(take_panic_info().unwrap_or_else(|| exc_info_message("panic", "panicked"))),
-            None => None,
-        };
-        let level = if failure.is_some() { Level::Error } else { Level::Info };
-        let enabled = filter::enabled_dynamic(level, self.site.target) && filter::sampled(level);
-        let (id, trace, parent, name, target) = (self.id, self.trace, self.parent, self.name, self.site.target);
-        context::pop_span(id, |ctx| {
-            if !enabled {
+        let Open { site, name, trace, id, parent, outcome, .. } = self;
+        let target = site.target;
+        context::pop_span(id, |ctx, mut state| {
+            state.merge(local);
+            let failure = match outcome.or(state.failure.take()) {
+                Some(f) => Some(f),
+                None if panicking => Some(take_panic_info().unwrap_or_else(|| exc_info_message("panic", "panicked"))),
+                None => None,
+            };
+            let level = if failure.is_some() { Level::Error } else { Level::Info };
+            if !(filter::enabled_dynamic(level, target) && filter::sampled(level)) {
                 return;
             }
             let Some(fe) = frontend::get() else { return };
@@ -91,22 +143,35 @@ impl Open {
                     (&fallback, &[])
                 }
             };
+            let recorded = state.fields();
             fe.write(&mut |buf| {
                 let cs = if failure.is_some() { &END_ERR_CS } else { &END_CS };
-                let mut enc = Encoder::begin(buf, level, HAS_TARGET | HAS_MESSAGE, Some(cs), ts);
+                // Recorded fields have keys of their own: then every key is inline.
+                let inline = !recorded.is_empty();
+                let flags = HAS_TARGET | HAS_MESSAGE | if inline { INLINE_KEYS } else { 0 };
+                let mut enc = Encoder::begin(buf, level, flags, Some(cs), ts);
                 enc.raw_str(target);
                 enc.raw_str("END");
                 enc.context2(ids, fields);
-                let mut v = enc.values();
-                v.str(name);
-                v.f64(dur_ms);
+                let key = |enc: &mut Encoder<'_>, k: &str| {
+                    if inline {
+                        enc.raw_str(k);
+                    }
+                };
+                key(&mut enc, "span");
+                enc.values().str(&name);
+                key(&mut enc, "dur_ms");
+                enc.values().f64(dur_ms);
+                key(&mut enc, "status");
                 match &failure {
-                    None => v.str("success"),
+                    None => enc.values().str("success"),
                     Some(exc) => {
-                        v.str("error");
-                        v.json(exc);
+                        enc.values().str("error");
+                        key(&mut enc, "exc_info");
+                        enc.values().json(exc);
                     }
                 }
+                enc.inline_fields(recorded);
                 enc.finish();
             });
         });
@@ -121,15 +186,42 @@ fn own_ids(trace: TraceId, id: SpanId, parent: Option<SpanId>) -> Vec<u8> {
     c.ids_bytes().to_vec()
 }
 
+/// Applies `f` to the state of the open span `id`: in its frame of the current
+/// context, else (the frame is out of reach) in `local`, when the caller has one.
+fn update_state(id: SpanId, local: Option<&RefCell<SpanState>>, mut f: impl FnMut(&mut SpanState)) {
+    if context::with_span_state(id, &mut f) {
+        return;
+    }
+    if let Some(local) = local {
+        if let Ok(mut l) = local.try_borrow_mut() {
+            f(&mut l);
+        }
+    }
+}
+
 /// A span: open while this guard lives; dropping it logs the `END` record.
 ///
 /// Created by [`span!`](crate::span!). Not `Send`: a span belongs to the thread (or,
 /// inside `#[capture]` / [`in_current_context`](crate::FutureExt::in_current_context),
 /// the task) that opened it.
+///
+/// ```no_run
+/// # use logkit::span;
+/// # let status = 500;
+/// let span = span!("http.request");
+/// span.record("http.response.status_code", status);
+/// if status >= 500 {
+///     span.set_status_error("internal server error");
+/// }
+/// // END: {"span":"http.request","status":"error",...,"http.response.status_code":500}
+/// ```
 #[must_use = "a span ends when its guard is dropped: bind it with `let _span = span!(...)`"]
 pub struct Span {
     open: Option<Open>,
-    failure: RefCell<Option<String>>,
+    /// What the span is told while its frame is not in the current context.
+    local: RefCell<SpanState>,
+    /// Set by `#[capture]`: the fn's outcome.
+    outcome: RefCell<Option<String>>,
     _not_send: PhantomData<*const ()>,
 }
 
@@ -144,8 +236,13 @@ impl fmt::Debug for Span {
 
 impl Span {
     /// Opens a span (`span!`, through `__private::span`, which starts logkit first).
-    pub(crate) fn enter(site: &'static SpanSite, name: &'static str, values: &[&dyn Value]) -> Span {
-        Span { open: Some(Open::enter(site, name, values)), failure: RefCell::new(None), _not_send: PhantomData }
+    pub(crate) fn enter(site: &'static SpanSite, name: SpanName, values: &[&dyn Value]) -> Span {
+        Span {
+            open: Some(Open::enter(site, name, values)),
+            local: RefCell::new(SpanState::default()),
+            outcome: RefCell::new(None),
+            _not_send: PhantomData,
+        }
     }
 
     /// This span's id.
@@ -158,21 +255,59 @@ impl Span {
         self.open.as_ref().map(|o| o.trace)
     }
 
+    /// The span's name.
+    pub fn name(&self) -> Option<&str> {
+        self.open.as_ref().map(|o| &*o.name)
+    }
+
+    /// Adds `key = value` (any [`Value`]) to the span's `END` record, after its
+    /// `status`. Recording a key again replaces the earlier value. A key logkit writes
+    /// itself (`status`, `level`, ...: see the crate docs) is written as
+    /// `field.<key>`.
+    #[inline]
+    pub fn record<V: Value>(&self, key: &str, value: V) {
+        self.record_dyn(key, &value);
+    }
+
+    fn record_dyn(&self, key: &str, value: &dyn Value) {
+        let Some(o) = &self.open else { return };
+        let entry = span_state::encode_entry(key, value);
+        update_state(o.id, Some(&self.local), |s| s.set(&entry));
+    }
+
     /// Marks the span failed with `err`: its `END` record gets `status="error"` and an
     /// `exc_info` with the error's type, message and whole `source()` chain.
     pub fn fail<E: Error + ?Sized>(&self, err: &E) {
-        *self.failure.borrow_mut() = Some(exc_info_error(std::any::type_name::<E>(), err));
+        self.set_failure(exc_info_error(std::any::type_name::<E>(), err));
     }
 
     /// Marks the span failed with a message (for errors that are not `std::error::Error`).
     pub fn fail_with(&self, message: impl Display) {
-        *self.failure.borrow_mut() = Some(exc_info_message("error", &message.to_string()));
+        self.set_failure(exc_info_message("error", &message.to_string()));
+    }
+
+    /// Ends the span with `status="error"` and `exc_info.message` = `message`,
+    /// without an error value: OpenTelemetry's error status, for an outcome that is
+    /// a failure although nothing was raised (a handler returning a 500 response).
+    /// The same as [`fail_with`](Span::fail_with).
+    pub fn set_status_error(&self, message: impl Display) {
+        self.set_failure(exc_info_message("error", &message.to_string()));
+    }
+
+    fn set_failure(&self, exc: String) {
+        let Some(o) = &self.open else { return };
+        let mut exc = Some(exc);
+        update_state(o.id, Some(&self.local), |s| {
+            if let Some(e) = exc.take() {
+                s.failure = Some(e);
+            }
+        });
     }
 
     #[doc(hidden)]
     pub fn __set_outcome(&self, outcome: Outcome) {
         if let Outcome::Error(exc) = outcome {
-            *self.failure.borrow_mut() = Some(exc);
+            *self.outcome.borrow_mut() = Some(exc);
         }
     }
 }
@@ -180,11 +315,88 @@ impl Span {
 impl Drop for Span {
     fn drop(&mut self) {
         if let Some(mut open) = self.open.take() {
-            if open.failure.is_none() {
-                open.failure = self.failure.get_mut().take();
-            }
-            open.close(std::thread::panicking());
+            open.outcome = self.outcome.get_mut().take();
+            open.close(std::thread::panicking(), std::mem::take(self.local.get_mut()));
         }
+    }
+}
+
+/// The innermost span open in this work unit (thread or task), for code that does not
+/// hold its guard: the body of a `#[capture]` fn, a helper it calls.
+///
+/// ```no_run
+/// # struct Response { status: u16 }
+/// #[logkit::capture]
+/// fn handle() -> Response {
+///     let resp = Response { status: 503 };
+///     let span = logkit::current_span();
+///     span.record("http.response.status_code", resp.status);
+///     if resp.status >= 500 {
+///         span.set_status_error("service unavailable");
+///     }
+///     resp
+/// }
+/// ```
+///
+/// The handle names the span that was innermost when it was taken; once that span has
+/// closed, or from another work unit (a task spawned from inside it runs in a copy of
+/// the context), what it is told is ignored. Outside any span it is a no-op handle.
+pub fn current_span() -> CurrentSpan {
+    CurrentSpan { id: context::current_span_id() }
+}
+
+/// A handle on an open span of this work unit (see [`current_span`]).
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub struct CurrentSpan {
+    id: Option<SpanId>,
+}
+
+impl CurrentSpan {
+    /// The span's id; `None` when no span was open.
+    pub fn id(&self) -> Option<SpanId> {
+        self.id
+    }
+
+    /// Whether no span was open when the handle was taken.
+    pub fn is_none(&self) -> bool {
+        self.id.is_none()
+    }
+
+    /// [`Span::record`] on this span.
+    #[inline]
+    pub fn record<V: Value>(&self, key: &str, value: V) {
+        self.record_dyn(key, &value);
+    }
+
+    fn record_dyn(&self, key: &str, value: &dyn Value) {
+        let Some(id) = self.id else { return };
+        let entry = span_state::encode_entry(key, value);
+        update_state(id, None, |s| s.set(&entry));
+    }
+
+    /// [`Span::fail`] on this span.
+    pub fn fail<E: Error + ?Sized>(&self, err: &E) {
+        self.set_failure(exc_info_error(std::any::type_name::<E>(), err));
+    }
+
+    /// [`Span::fail_with`] on this span.
+    pub fn fail_with(&self, message: impl Display) {
+        self.set_failure(exc_info_message("error", &message.to_string()));
+    }
+
+    /// [`Span::set_status_error`] on this span.
+    pub fn set_status_error(&self, message: impl Display) {
+        self.set_failure(exc_info_message("error", &message.to_string()));
+    }
+
+    fn set_failure(&self, exc: String) {
+        let Some(id) = self.id else { return };
+        let mut exc = Some(exc);
+        update_state(id, None, |s| {
+            if let Some(e) = exc.take() {
+                s.failure = Some(e);
+            }
+        });
     }
 }
 
@@ -197,7 +409,7 @@ pub struct Captured<F> {
     inner: F,
     ctx: Current,
     site: &'static SpanSite,
-    name: &'static str,
+    name: Option<SpanName>,
     /// Bound-key values, encoded at creation (they may borrow the fn's arguments).
     values: Option<Vec<u8>>,
     open: Option<Open>,
@@ -209,13 +421,13 @@ pub struct Captured<F> {
 #[derive(Debug)]
 pub struct CaptureStart {
     site: &'static SpanSite,
-    name: &'static str,
+    name: SpanName,
     values: Option<Vec<u8>>,
 }
 
 impl CaptureStart {
     /// Encodes the keys (`__private::capture_start`, which starts logkit first).
-    pub(crate) fn new(site: &'static SpanSite, name: &'static str, values: &[&dyn Value]) -> CaptureStart {
+    pub(crate) fn new(site: &'static SpanSite, name: SpanName, values: &[&dyn Value]) -> CaptureStart {
         let values = if values.is_empty() { None } else { Some(context::encode_values(site.fields, values)) };
         CaptureStart { site, name, values }
     }
@@ -224,7 +436,14 @@ impl CaptureStart {
     /// span. `inner` yields the fn's output and its [`Outcome`].
     #[doc(hidden)]
     pub fn wrap<T, F: Future<Output = (T, Outcome)>>(self, inner: F) -> Captured<F> {
-        Captured { inner, ctx: context::snapshot(), site: self.site, name: self.name, values: self.values, open: None }
+        Captured {
+            inner,
+            ctx: context::snapshot(),
+            site: self.site,
+            name: Some(self.name),
+            values: self.values,
+            open: None,
+        }
     }
 }
 
@@ -238,11 +457,12 @@ impl<T, F: Future<Output = (T, Outcome)>> Future for Captured<F> {
         let this = unsafe { self.get_unchecked_mut() };
         let _installed = Installed::new(&mut this.ctx);
         if this.open.is_none() {
-            clear_stale_panic();
-            let pre = this.values.take();
-            let (trace, id, parent) = context::push_span_encoded(pre.as_deref());
-            this.open =
-                Some(Open { site: this.site, name: this.name, trace, id, parent, start: clock::now(), failure: None });
+            if let Some(name) = this.name.take() {
+                clear_stale_panic();
+                let pre = this.values.take();
+                let (trace, id, parent) = context::push_span_encoded(pre.as_deref());
+                this.open = Some(Open { site: this.site, name, trace, id, parent, start: clock::now(), outcome: None });
+            }
         }
         // SAFETY: see above.
         let inner = unsafe { Pin::new_unchecked(&mut this.inner) };
@@ -251,9 +471,9 @@ impl<T, F: Future<Output = (T, Outcome)>> Future for Captured<F> {
             Poll::Ready((out, outcome)) => {
                 if let Some(mut open) = this.open.take() {
                     if let Outcome::Error(exc) = outcome {
-                        open.failure = Some(exc);
+                        open.outcome = Some(exc);
                     }
-                    open.close(false);
+                    open.close(false, SpanState::default());
                 }
                 Poll::Ready(out)
             }
@@ -268,9 +488,9 @@ impl<F> Drop for Captured<F> {
             let _installed = Installed::new(&mut self.ctx);
             let panicking = std::thread::panicking();
             if !panicking {
-                open.failure = Some(exc_info_message("cancelled", "the future was dropped before it completed"));
+                open.outcome = Some(exc_info_message("cancelled", "the future was dropped before it completed"));
             }
-            open.close(panicking);
+            open.close(panicking, SpanState::default());
         }
     }
 }

@@ -237,7 +237,7 @@ fn expand(attr: TokenStream2, f: ItemFn) -> syn::Result<TokenStream2> {
     let fields = if attr.is_empty() { quote!() } else { quote!(, #attr) };
     let here = Ident::new("__logkit_here", Span::call_site());
     let name = quote! {
-        ::logkit::__private::fn_path(::core::any::type_name_of_val(&#here))
+        ::logkit::__private::StaticName(::logkit::__private::fn_path(::core::any::type_name_of_val(&#here)))
     };
     // The type the body evaluates to, for annotations: `impl Trait` cannot be written
     // there, so it becomes `_` (inferred from the body).

@@ -100,6 +100,13 @@ impl<'a> Encoder<'a> {
         self.buf.extend_from_slice(ctx);
     }
 
+    /// Fields already encoded with their keys (`key: str`, then a value, repeated),
+    /// for a record with [`super::INLINE_KEYS`].
+    #[inline]
+    pub(crate) fn inline_fields(&mut self, entries: &[u8]) {
+        self.buf.extend_from_slice(entries);
+    }
+
     /// The value encoder for the next field.
     #[inline]
     pub(crate) fn values(&mut self) -> crate::record::ValueEncoder<'_> {
