@@ -30,7 +30,9 @@ fn recorded_values_of_any_type_follow_the_status_on_the_end_record() {
         s.record("http.response.status_code", 500u16);
         s.record("ok", false);
         s.record("ratio", 0.25);
-        s.record("user", &String::from("ann"));
+        let user = String::from("ann");
+        s.record("user", &user);
+        drop(user);
         s.record("addr", logkit::display(&std::net::Ipv4Addr::LOCALHOST));
         return;
     }
