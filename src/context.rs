@@ -266,6 +266,7 @@ pub(crate) fn new_context(given: Option<TraceStart>, names: &[&str], values: &[&
         c.fields.clear();
         encode_fields(&mut c.fields, names, values);
         c.rebuild_ids();
+        crate::filter::set_current_trace(c.trace);
     });
     start.trace_id
 }
@@ -280,7 +281,10 @@ pub fn traceparent() -> Option<String> {
             Some(f) => f.span_id,
             None => *c.root_span.get_or_insert_with(SpanId::random),
         };
-        Some(TraceParent { trace_id: trace, parent_id: span, sampled: true }.to_string())
+        // The sampled flag says what this process decided for the trace (a child with
+        // the same `LOG_SAMPLE` decides the same from the trace id alone).
+        let sampled = crate::filter::trace_kept(trace);
+        Some(TraceParent { trace_id: trace, parent_id: span, sampled }.to_string())
     })
     .flatten()
 }
@@ -308,7 +312,15 @@ pub(crate) fn push_span_encoded(encoded: Option<&[u8]>) -> (TraceId, SpanId, Opt
 fn push_span_with(encode: impl FnOnce(&mut Vec<u8>)) -> (TraceId, SpanId, Option<SpanId>) {
     let span_id = SpanId::random();
     with_current(|c| {
-        let trace = *c.trace.get_or_insert_with(TraceId::random);
+        let trace = match c.trace {
+            Some(t) => t,
+            None => {
+                let t = TraceId::random();
+                c.trace = Some(t);
+                crate::filter::set_current_trace(c.trace);
+                t
+            }
+        };
         let parent = c.current_span();
         let fields_at = c.fields.len();
         encode(&mut c.fields);
@@ -418,6 +430,7 @@ fn swap(ctx: &mut Current) {
     let _ = CURRENT.try_with(|c| {
         if let Ok(mut c) = c.try_borrow_mut() {
             std::mem::swap(&mut *c, ctx);
+            crate::filter::set_current_trace(c.trace);
         }
     });
 }

@@ -4,7 +4,17 @@
 //! new state with stores, and the directive set behind an `ArcSwap`. A call site
 //! caches its per-target decision tagged with a generation number, so a `set_level`
 //! invalidates every cache with one increment.
+//!
+//! Sampling keeps or drops whole traces. Inside a trace the decision is a function of
+//! the trace id alone — OpenTelemetry's `TraceIdRatioBased` rule: the trace id's low 8
+//! bytes (big-endian), shifted right by one, are kept when below `ratio * 2^63` — so
+//! every record, `START` and `END` of a trace, on every thread and in every process
+//! that continues it with the same `LOG_SAMPLE`, gets the same answer. The current
+//! trace's shifted low bits live in a thread-local word (kept in step by `context`),
+//! so the in-trace decision is one TLS load and a compare, no RNG. A record outside
+//! any trace draws a random 63-bit number instead. WARN and ERROR are always kept.
 
+use std::cell::Cell;
 use std::sync::atomic::{AtomicU32, AtomicU64, Ordering};
 use std::sync::Arc;
 
@@ -12,6 +22,7 @@ use arc_swap::ArcSwap;
 use std::sync::OnceLock;
 
 use crate::callsite::Callsite;
+use crate::id::TraceId;
 use crate::level::{Directives, Level, LevelFilter};
 use crate::pad::CachePadded;
 
@@ -26,16 +37,44 @@ struct Gate {
     filter: AtomicU32,
     /// Bumped by every `set_level`; call-site caches from an older generation miss.
     generation: AtomicU32,
-    /// Keep a DEBUG/INFO/TRACE record when `rand_u64 < sample`; `u64::MAX` keeps all.
+    /// Keep a DEBUG/INFO/TRACE record when its 63-bit sampling key (the trace's, or a
+    /// random one outside a trace) is below this; [`KEEP_ALL`] keeps all.
     sample: AtomicU64,
 }
 
 static GATE: CachePadded<Gate> = CachePadded(Gate {
     filter: AtomicU32::new(LevelFilter::Trace as u32 | TARGETED),
     generation: AtomicU32::new(1),
-    sample: AtomicU64::new(u64::MAX),
+    sample: AtomicU64::new(KEEP_ALL),
 });
 const TARGETED: u32 = 1 << 8;
+
+/// `GATE.sample` when every record is kept (`LOG_SAMPLE=1`): above every 63-bit key.
+const KEEP_ALL: u64 = u64::MAX;
+/// `TRACE_KEY` outside any trace: no 63-bit key has this value.
+const NO_TRACE: u64 = u64::MAX;
+
+thread_local! {
+    /// The sampling key of this thread's current trace ([`trace_key`]), or
+    /// [`NO_TRACE`]. Written by `context` whenever the thread's current trace changes
+    /// (`new_context!`, a span opening the first trace, a task or thread installing its
+    /// context), read by every sampled call.
+    static TRACE_KEY: Cell<u64> = const { Cell::new(NO_TRACE) };
+}
+
+/// The 63-bit sampling key of a trace: its low 8 bytes (big-endian, as in the hex
+/// form), shifted right by one — OpenTelemetry's `TraceIdRatioBased` input.
+#[inline]
+pub(crate) fn trace_key(trace: TraceId) -> u64 {
+    (trace.to_u128() as u64) >> 1
+}
+
+/// Tells the gate which trace this thread is in now (`None`: outside any trace).
+#[inline]
+pub(crate) fn set_current_trace(trace: Option<TraceId>) {
+    let key = trace.map_or(NO_TRACE, trace_key);
+    let _ = TRACE_KEY.try_with(|k| k.set(key));
+}
 
 static DIRECTIVES: OnceLock<ArcSwap<Directives>> = OnceLock::new();
 
@@ -93,14 +132,35 @@ pub(crate) fn enabled_dynamic(level: Level, target: &str) -> bool {
     true
 }
 
-/// Sampling: WARN and ERROR are always kept.
+/// Sampling of a record logged on this thread: by its current trace, else per record.
+/// WARN and ERROR are always kept.
 #[inline(always)]
 pub(crate) fn sampled(level: Level) -> bool {
     if level <= Level::Warn {
         return true;
     }
     let t = GATE.sample.load(Ordering::Relaxed);
-    t == u64::MAX || fastrand::u64(..) < t
+    if t == KEEP_ALL {
+        return true;
+    }
+    // Outside a trace (and during thread-local teardown) the key is a fresh random one.
+    let key = TRACE_KEY.try_with(Cell::get).unwrap_or(NO_TRACE);
+    let key = if key == NO_TRACE { fastrand::u64(..) >> 1 } else { key };
+    key < t
+}
+
+/// Sampling of a record of a given trace (a span's `START` and `END`, written with the
+/// span's own trace whatever the thread's current one is). WARN and ERROR are always kept.
+#[inline]
+pub(crate) fn sampled_in(level: Level, trace: TraceId) -> bool {
+    level <= Level::Warn || trace_kept(trace)
+}
+
+/// Whether the sampling rate keeps the DEBUG/INFO/TRACE records of `trace`.
+#[inline]
+pub(crate) fn trace_kept(trace: TraceId) -> bool {
+    let t = GATE.sample.load(Ordering::Relaxed);
+    t == KEEP_ALL || trace_key(trace) < t
 }
 
 pub(crate) fn generation() -> u32 {
@@ -134,18 +194,45 @@ pub(crate) fn set_directives(d: Directives) {
 
 /// Replaces the sampling rate (at start and by `set_sample`; `p` in `0..=1`).
 pub(crate) fn set_sample(p: f64) {
-    let t = if p >= 1.0 {
-        u64::MAX
+    GATE.sample.store(threshold(p), Ordering::Relaxed);
+}
+
+/// `ratio * 2^63`, the bound below which a 63-bit key is kept ([`KEEP_ALL`] for 1).
+fn threshold(p: f64) -> u64 {
+    if p >= 1.0 {
+        KEEP_ALL
     } else if p <= 0.0 {
         0
     } else {
-        (p * u64::MAX as f64) as u64
-    };
-    GATE.sample.store(t, Ordering::Relaxed);
+        (p * (1u64 << 63) as f64) as u64
+    }
 }
 
 /// The default floor of the current directives (what a bare `set_level` target-less
 /// part replaces).
 pub(crate) fn default_level() -> LevelFilter {
     directives().default_level()
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn trace_key_is_the_low_eight_bytes_shifted_right_by_one() {
+        let t = TraceId::parse("4bf92f3577b34da6a3ce929d0e0e4736").unwrap();
+        assert_eq!(trace_key(t), 0xa3ce_929d_0e0e_4736 >> 1);
+        // The high bytes play no part.
+        let u = TraceId::parse("ffffffffffffffffa3ce929d0e0e4736").unwrap();
+        assert_eq!(trace_key(u), trace_key(t));
+    }
+
+    #[test]
+    fn ratio_threshold_follows_trace_id_ratio_based() {
+        assert_eq!(threshold(1.0), KEEP_ALL);
+        assert_eq!(threshold(0.0), 0);
+        assert_eq!(threshold(0.5), 1 << 62);
+        // Every key is below KEEP_ALL; none is below 0.
+        assert!(u64::MAX >> 1 < threshold(1.0));
+    }
 }

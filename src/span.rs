@@ -128,7 +128,9 @@ impl Open {
                 None => None,
             };
             let level = if failure.is_some() { Level::Error } else { Level::Info };
-            if !(filter::enabled_dynamic(level, target) && filter::sampled(level)) {
+            // Sampled by the span's trace, so a kept trace has every END and a dropped
+            // one none (a failed span's END is an ERROR: always kept).
+            if !(filter::enabled_dynamic(level, target) && filter::sampled_in(level, trace)) {
                 return;
             }
             let Some(fe) = frontend::get() else { return };
