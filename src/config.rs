@@ -13,6 +13,7 @@
 //! | `LOG_FSYNC` | `1000` | `always`, `never`, or milliseconds between fsyncs |
 //! | `LOG_CONSOLE` | `stderr` | `stderr`, `stdout` or `off` |
 //! | `LOG_FILE_MODE` | `600` | octal permission bits of a newly created log file |
+//! | `LOG_SPAN_START` | `1` | `1`: a span logs a `START` record when it opens; `0`: only its `END` |
 //!
 //! An empty value counts as unset.
 
@@ -111,6 +112,8 @@ pub struct Config {
     pub(crate) color: Option<bool>,
     /// `LOG_FILE_MODE`.
     pub(crate) file_mode: u32,
+    /// `LOG_SPAN_START`: spans log a `START` record when they open.
+    pub(crate) span_start: bool,
 }
 
 impl Default for Config {
@@ -130,6 +133,7 @@ impl Default for Config {
             console: Console::Stderr,
             color: None,
             file_mode: DEFAULT_FILE_MODE,
+            span_start: true,
         }
     }
 }
@@ -306,6 +310,14 @@ fn parse_mode(v: &str) -> Result<u32, &'static str> {
     }
 }
 
+fn parse_switch(v: &str) -> Result<bool, &'static str> {
+    match v.trim().to_ascii_lowercase().as_str() {
+        "1" | "true" | "on" | "yes" => Ok(true),
+        "0" | "false" | "off" | "no" => Ok(false),
+        _ => Err("expected `1` (on) or `0` (off)"),
+    }
+}
+
 /// Parses one knob's value as the environment would (`LOG_LEVEL` included): for the
 /// fuzz targets and tests. `Err` is the reason shown to the user.
 pub(crate) fn check_knob(name: &str, value: &str) -> Result<(), String> {
@@ -318,6 +330,7 @@ pub(crate) fn check_knob(name: &str, value: &str) -> Result<(), String> {
         "LOG_FSYNC" => parse_fsync(value).map(drop),
         "LOG_CONSOLE" => parse_console(value).map(drop),
         "LOG_FILE_MODE" => parse_mode(value).map(drop),
+        "LOG_SPAN_START" => parse_switch(value).map(drop),
         "LOG_REDACT" => {
             parse_redact(value);
             Ok(())
@@ -414,6 +427,9 @@ impl Config {
         }
         if let Some(m) = knob("LOG_FILE_MODE", errors, parse_mode) {
             c.file_mode = m;
+        }
+        if let Some(on) = knob("LOG_SPAN_START", errors, parse_switch) {
+            c.span_start = on;
         }
         c
     }
@@ -514,6 +530,14 @@ impl Config {
         self
     }
 
+    /// Whether a span logs a `START` record when it opens (`LOG_SPAN_START`, default
+    /// on): `span`, `span_id`, `parent_span_id` and the span's keys, so a span that
+    /// never ends (a process killed or hung inside it) is still named in the log.
+    pub fn span_start(mut self, on: bool) -> Config {
+        self.span_start = on;
+        self
+    }
+
     /// Sets the permission bits of a newly created log file (`LOG_FILE_MODE`, default `0o600`).
     pub fn file_mode(mut self, mode: u32) -> Config {
         self.file_mode = mode & 0o777;
@@ -544,6 +568,9 @@ mod tests {
         assert_eq!(parse_mode("640"), Ok(0o640));
         assert!(parse_mode("999").is_err());
         assert_eq!(parse_redact(" a, b ,,c"), vec!["a", "b", "c"]);
+        assert_eq!(parse_switch("0"), Ok(false));
+        assert_eq!(parse_switch("ON"), Ok(true));
+        assert!(parse_switch("maybe").is_err());
     }
 
     #[test]

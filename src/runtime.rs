@@ -121,6 +121,7 @@ fn build(config: &Config, file: Option<FileSink>) -> Runtime {
     }
     let directives = config.directives().unwrap_or_else(|_| Directives::new(LevelFilter::Info));
     crate::filter::install(directives, config.sample);
+    crate::span::set_span_start(config.span_start);
     let (frontend, ends) = Frontend::new(config.buffer, config.overflow);
     let frontend = frontend::install(frontend);
     let wc = WriterConfig {

@@ -1,8 +1,11 @@
 //! Spans: `span!` guards, `#[capture]`, their `END` records, and error / panic
 //! details (`exc_info`).
 //!
-//! Opening a span binds a new `span_id` (child of the current span) to the context;
-//! closing it logs one `END` record with `span`, `dur_ms` (microsecond precision) and
+//! Opening a span binds a new `span_id` (child of the current span) to the context
+//! and logs one `START` record (`span`, with the span's ids and keys from the context;
+//! `LOG_SPAN_START=0` turns it off), so a span that never ends — a process killed or
+//! hung inside it — still has its name and start time in the log; closing it logs one
+//! `END` record with `span`, `dur_ms` (microsecond precision) and
 //! `status`, plus `exc_info` when it failed: the error's message and `source()` chain,
 //! or the panic's message, location and backtrace.
 
@@ -14,6 +17,7 @@ use std::future::Future;
 use std::marker::PhantomData;
 use std::ops::Deref;
 use std::pin::Pin;
+use std::sync::atomic::{AtomicBool, Ordering};
 use std::task::{Context as TaskContext, Poll};
 
 use crate::callsite::Callsite;
@@ -40,6 +44,7 @@ impl SpanSite {
     }
 }
 
+static START_CS: Callsite = Callsite::new(Level::Info, "logkit", file!(), line!(), &["span"]);
 static END_CS: Callsite = Callsite::new(Level::Info, "logkit", file!(), line!(), &["span", "dur_ms", "status"]);
 static END_ERR_CS: Callsite =
     Callsite::new(Level::Error, "logkit", file!(), line!(), &["span", "dur_ms", "status", "exc_info"]);
@@ -106,11 +111,42 @@ struct Open {
     outcome: Option<String>,
 }
 
+/// Whether spans log a `START` record (`LOG_SPAN_START`, on by default).
+static SPAN_START: AtomicBool = AtomicBool::new(true);
+
+/// Turns `START` records on or off (at start, from the configuration).
+pub(crate) fn set_span_start(on: bool) {
+    SPAN_START.store(on, Ordering::Relaxed);
+}
+
 impl Open {
     fn enter(site: &'static SpanSite, name: SpanName, values: &[&dyn Value]) -> Open {
         clear_stale_panic();
         let (trace, id, parent) = context::push_span(site.fields, values);
-        Open { site, name, trace, id, parent, start: clock::now(), outcome: None }
+        let open = Open { site, name, trace, id, parent, start: clock::now(), outcome: None };
+        open.log_start();
+        open
+    }
+
+    /// The `START` record, in the context the span just opened (its ids and keys), at
+    /// the span's start time; filtered like its `END` (INFO, the span's target, the
+    /// span's trace for sampling).
+    fn log_start(&self) {
+        if !SPAN_START.load(Ordering::Relaxed)
+            || !(filter::enabled_dynamic(Level::Info, self.site.target) && filter::sampled_in(Level::Info, self.trace))
+        {
+            return;
+        }
+        let Some(fe) = frontend::get() else { return };
+        let (target, name, ts) = (self.site.target, &*self.name, self.start);
+        fe.write(&mut |buf| {
+            let mut enc = Encoder::begin(buf, Level::Info, HAS_TARGET | HAS_MESSAGE, Some(&START_CS), ts);
+            enc.raw_str(target);
+            enc.raw_str("START");
+            context::encode_current(&mut enc);
+            enc.values().str(name);
+            enc.finish();
+        });
     }
 
     /// Logs the END record and closes the span's frame. `local` is what the guard was
@@ -463,7 +499,9 @@ impl<T, F: Future<Output = (T, Outcome)>> Future for Captured<F> {
                 clear_stale_panic();
                 let pre = this.values.take();
                 let (trace, id, parent) = context::push_span_encoded(pre.as_deref());
-                this.open = Some(Open { site: this.site, name, trace, id, parent, start: clock::now(), outcome: None });
+                let open = Open { site: this.site, name, trace, id, parent, start: clock::now(), outcome: None };
+                open.log_start();
+                this.open = Some(open);
             }
         }
         // SAFETY: see above.

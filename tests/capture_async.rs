@@ -187,7 +187,7 @@ fn interleaved_tasks_never_see_each_others_trace_span_or_fields() {
         return;
     }
     let recs = common::records_of("interleaved_tasks_never_see_each_others_trace_span_or_fields", &[]);
-    assert_eq!(recs.len(), TASKS as usize * 6, "begin, 3 steps, END, done per task");
+    assert_eq!(recs.len(), TASKS as usize * 7, "begin, START, 3 steps, END, done per task");
     let mut by_task: BTreeMap<u64, Vec<&J>> = BTreeMap::new();
     for r in &recs {
         let task = r["task"].as_u64().unwrap_or_else(|| panic!("record without its task: {r}"));

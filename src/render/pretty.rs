@@ -2,6 +2,7 @@
 //!
 //! ```text
 //! 07:02:51.123 INFO  order filled                 user=u1 order_id=42 price=1.5 trace=4bf92f35 app::orders
+//! 07:02:51.123 INFO  START handle                 user=u1 trace=4bf92f35 app::orders
 //! 07:02:51.125 INFO  END handle 2.013ms success   user=u1 trace=4bf92f35 app::orders
 //! ```
 //!
@@ -35,6 +36,8 @@ const END_MESSAGE: &str = "END";
 const END_SPAN: &str = "span";
 const END_DUR: &str = "dur_ms";
 const END_STATUS: &str = "status";
+/// A span's `START` record shows as `START <span>`.
+const START_MESSAGE: &str = "START";
 
 const RESET: &[u8] = b"\x1b[0m";
 const DIM: &[u8] = b"\x1b[2m";
@@ -63,9 +66,14 @@ pub(crate) fn write_record(
     let message_at = out.len();
     let mut hidden = 0; // bytes of ANSI codes inside the message part
     let end = span_end(rec, redact);
-    match &end {
-        Some(end) => hidden += write_end_summary(out, end, color),
-        None => write_text(out, rec.message),
+    let start = if end.is_none() { span_start(rec, redact) } else { None };
+    match (&end, start) {
+        (Some(end), _) => hidden += write_end_summary(out, end, color),
+        (None, Some(span)) => {
+            out.extend_from_slice(b"START ");
+            write_text(out, span);
+        }
+        (None, None) => write_text(out, rec.message),
     }
     let width = message_columns(&out[message_at..]).saturating_sub(hidden);
     let mut line = Line { out, color, pad_to: Some(width) };
@@ -83,6 +91,9 @@ pub(crate) fn write_record(
     }
     for (key, value) in rec.fields() {
         if end.is_some() && matches!(key, END_SPAN | END_DUR | END_STATUS) {
+            continue;
+        }
+        if start.is_some() && key == END_SPAN {
             continue;
         }
         line.pair(key, value, redact);
@@ -177,6 +188,17 @@ fn span_end<'a>(rec: &RecordView<'a>, redact: &Redactor) -> Option<SpanEnd<'a>> 
         return None;
     }
     Some(SpanEnd { span: span?, dur_ms: dur_ms?, status: status? })
+}
+
+/// The span name of a `START` record (message `START`, a string `span` not redacted).
+fn span_start<'a>(rec: &RecordView<'a>, redact: &Redactor) -> Option<&'a str> {
+    if rec.message != START_MESSAGE || redact.is_redacted(END_SPAN) {
+        return None;
+    }
+    rec.fields().find_map(|(k, v)| match (k, v) {
+        (END_SPAN, FieldValue::Str(s)) => Some(s),
+        _ => None,
+    })
 }
 
 /// Writes `END <span> <dur_ms>ms <status>`; returns the number of ANSI bytes written.
@@ -430,6 +452,25 @@ mod tests {
         assert!(colored.contains("\x1b[32msuccess\x1b[0m"), "{colored:?}");
         // Padding ignores the colour codes.
         assert!(colored.contains("success\x1b[0m   \x1b[2muser=\x1b[0mu1"), "{colored:?}");
+    }
+
+    #[test]
+    fn span_start_records_render_as_start_and_the_span_name() {
+        let buf = record(
+            Level::Info,
+            NS,
+            "app::orders",
+            "START",
+            &[(TRACE_ID, V::s(TRACE)), ("user", V::s("u1"))],
+            &[("span", V::s("handle"))],
+        );
+        assert_eq!(
+            plain(&buf),
+            format!(
+                "07:02:51.123 INFO  START handle{} user=u1 trace=4bf92f35 app::orders\n",
+                " ".repeat(MESSAGE_COLUMNS - 12)
+            )
+        );
     }
 
     #[test]

@@ -29,6 +29,7 @@ pub const KNOBS: &[&str] = &[
     "LOG_FSYNC",
     "LOG_CONSOLE",
     "LOG_FILE_MODE",
+    "LOG_SPAN_START",
     "TRACEPARENT",
     "NO_COLOR",
 ];
