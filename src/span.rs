@@ -132,9 +132,10 @@ impl Open {
     /// the span's start time; filtered like its `END` (INFO, the span's target, the
     /// span's trace for sampling).
     fn log_start(&self) {
-        if !SPAN_START.load(Ordering::Relaxed)
-            || !(filter::enabled_dynamic(Level::Info, self.site.target) && filter::sampled_in(Level::Info, self.trace))
-        {
+        let on = SPAN_START.load(Ordering::Relaxed)
+            && filter::enabled_dynamic(Level::Info, self.site.target)
+            && filter::sampled_in(Level::Info, self.trace);
+        if !on {
             return;
         }
         let Some(fe) = frontend::get() else { return };
