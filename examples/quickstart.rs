@@ -2,7 +2,7 @@
 //! (`jq -c . run.log`, or `jq -c 'select(.status=="error")' run.log` for failures).
 //! `LOG_PROFILE=prod` prints JSON on the console instead of the pretty lines.
 
-use logkit::{capture, debug, error, info, new_context, span, warn};
+use logkit::{capture, debug, error, info, scoped_context, span, warn};
 
 #[derive(Debug)]
 struct Request {
@@ -41,8 +41,9 @@ fn reserve(item: u32) -> Result<u32, StockError> {
 }
 
 fn handle(req: &Request) {
-    // Rule 2: once per work unit. Every later record carries trace_id, user, path.
-    let trace = new_context!(user = req.user, path = req.path);
+    // Rule 2: once per work unit. Every record until `trace` goes out of scope carries
+    // trace_id, user, path; then main's own records are back in main's context.
+    let trace = scoped_context!(user = req.user, path = req.path);
     // Rule 3 as a guard: span_id on every record inside, one END record on drop.
     let _span = span!("handle", items = req.items.len());
     info!(req = ?req, "parsed request");
@@ -53,7 +54,7 @@ fn handle(req: &Request) {
             Err(e) => warn!(error = %e, "item skipped"),
         }
     }
-    info!(total, "request done (trace {trace})");
+    info!(total, "request done (trace {})", *trace);
 }
 
 fn main() {

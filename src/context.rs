@@ -101,6 +101,18 @@ impl Current {
         self.rebuild_ids();
     }
 
+    /// Empties the context, keeping its buffers' capacity.
+    fn clear(&mut self) {
+        self.trace = None;
+        self.remote_parent = None;
+        self.root_span = None;
+        self.frames.clear();
+        self.ids.clear();
+        self.fields.clear();
+        self.ids_trace = None;
+        self.trace_entry_len = 0;
+    }
+
     pub(crate) fn ids_bytes(&self) -> &[u8] {
         &self.ids
     }
@@ -435,6 +447,122 @@ fn swap(ctx: &mut Current) {
     });
 }
 
+/// Contexts kept for reuse by [`ContextGuard`]s: a scoped unit starts in one of these
+/// (emptied) instead of allocating fresh buffers, so nesting one scoped unit inside
+/// another allocates nothing once the thread has seen one of each size.
+const SPARE_CONTEXTS: usize = 4;
+
+thread_local! {
+    static SPARE: RefCell<Vec<Current>> = const { RefCell::new(Vec::new()) };
+}
+
+/// `scoped_context!`: a work unit that ends when this guard goes out of scope.
+///
+/// While it lives, the thread (or task) runs in the unit's context: its trace, its
+/// bound keys, the spans opened in it. Dropping it ends the unit and restores the
+/// context that was current before `scoped_context!` — the enclosing unit's trace,
+/// keys and open spans — as OpenTelemetry's `Context::attach` guard does. It derefs
+/// to the unit's [`TraceId`].
+///
+/// ```no_run
+/// use logkit::{info, new_context, scoped_context};
+///
+/// fn process(job: u32) {
+///     let _unit = scoped_context!(job);          // this job's trace and keys...
+///     info!("working");
+/// }                                              // ...end here
+///
+/// new_context!(run = "nightly");
+/// process(3);
+/// info!("carries run=nightly and the run's trace again, not job 3's");
+/// ```
+///
+/// Not `Send`: a unit belongs to the thread that started it (in async code, start it
+/// inside the task, or use `new_context!` there: a task runs in its own context).
+/// Guards drop in reverse order of creation, so nested units restore correctly; a
+/// span opened inside the unit should be dropped before the guard (declared after it,
+/// as in the example, it is).
+#[must_use = "the unit ends when the guard is dropped: bind it with `let _unit = scoped_context!(...)`"]
+pub struct ContextGuard {
+    /// The context to restore on drop; after the drop's swap, the ended unit's.
+    saved: Current,
+    trace: TraceId,
+    _not_send: std::marker::PhantomData<*const ()>,
+}
+
+/// The context set aside by `scoped_context!` while its `new_context!` runs: restored
+/// if that panics before the guard exists. Not API.
+#[doc(hidden)]
+pub struct SavedContext {
+    saved: Option<Current>,
+}
+
+impl ContextGuard {
+    /// Sets the current context aside (to be restored when the guard drops) and leaves
+    /// an empty one for the `new_context!` that follows. Not API.
+    #[doc(hidden)]
+    pub fn __enter() -> SavedContext {
+        let fresh = SPARE.try_with(|s| s.try_borrow_mut().ok().and_then(|mut s| s.pop())).ok().flatten();
+        let mut saved = fresh.unwrap_or_default();
+        swap(&mut saved);
+        SavedContext { saved: Some(saved) }
+    }
+}
+
+impl SavedContext {
+    /// The guard of the unit `new_context!` just started (its trace). Not API.
+    #[doc(hidden)]
+    pub fn __started(mut self, trace: TraceId) -> ContextGuard {
+        let saved = self.saved.take().unwrap_or_default();
+        ContextGuard { saved, trace, _not_send: std::marker::PhantomData }
+    }
+}
+
+impl Drop for SavedContext {
+    fn drop(&mut self) {
+        if let Some(mut saved) = self.saved.take() {
+            swap(&mut saved);
+        }
+    }
+}
+
+impl ContextGuard {
+    /// The unit's trace id.
+    pub fn trace_id(&self) -> TraceId {
+        self.trace
+    }
+}
+
+impl std::ops::Deref for ContextGuard {
+    type Target = TraceId;
+
+    fn deref(&self) -> &TraceId {
+        &self.trace
+    }
+}
+
+impl std::fmt::Debug for ContextGuard {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("ContextGuard").field("trace_id", &self.trace).finish()
+    }
+}
+
+impl Drop for ContextGuard {
+    fn drop(&mut self) {
+        swap(&mut self.saved);
+        // `saved` now holds the ended unit: empty it and keep its buffers for the next.
+        let mut done = std::mem::take(&mut self.saved);
+        done.clear();
+        let _ = SPARE.try_with(|s| {
+            if let Ok(mut s) = s.try_borrow_mut() {
+                if s.len() < SPARE_CONTEXTS {
+                    s.push(done);
+                }
+            }
+        });
+    }
+}
+
 /// A future that runs in the context it was created under (see
 /// [`FutureExt::in_current_context`]).
 #[derive(Debug)]
@@ -499,4 +627,31 @@ where
     F::Output: Send + 'static,
 {
     tokio::spawn(fut.in_current_context())
+}
+
+/// Starts a work unit that ends when the returned guard goes out of scope:
+/// `let _unit = scoped_context!(k = v, ...);`
+///
+/// Takes what [`new_context!`](crate::new_context!) takes (`trace_id = x` first to
+/// continue a trace) and does what it does, in a context of its own; the
+/// [`ContextGuard`] it returns derefs to the unit's [`TraceId`], and dropping it
+/// restores the enclosing context (trace, keys, open spans). Use it where a unit is
+/// shorter than its thread — a request handler, a job in a loop, a test case — so the
+/// code after it does not go on logging in the unit's trace. The statement form
+/// `new_context!(...);` still binds until the next `new_context!`.
+///
+/// ```no_run
+/// # use logkit::{info, scoped_context, span};
+/// # let (incoming, user) = ("00-4bf92f3577b34da6a3ce929d0e0e4736-00f067aa0ba902b7-01", "u1");
+/// let unit = scoped_context!(trace_id = incoming, user = user);
+/// let _span = span!("handle");
+/// info!(trace = %*unit, "inside the caller's trace");
+/// ```
+#[macro_export]
+macro_rules! scoped_context {
+    ($($args:tt)*) => {{
+        let __logkit_saved = $crate::ContextGuard::__enter();
+        let __logkit_trace = $crate::new_context!($($args)*);
+        __logkit_saved.__started(__logkit_trace)
+    }};
 }

@@ -67,7 +67,8 @@ pub use crate::config::{
 #[cfg(feature = "tokio")]
 pub use crate::context::spawn;
 pub use crate::context::{
-    current_span_id, current_trace_id, thread, traceparent, FutureExt, IntoTraceContext, TraceStart, WithContext,
+    current_span_id, current_trace_id, thread, traceparent, ContextGuard, FutureExt, IntoTraceContext, TraceStart,
+    WithContext,
 };
 pub use crate::id::{ParseIdError, SpanId, TraceId, TraceParent};
 pub use crate::level::{Directives, Level, LevelFilter};
