@@ -464,6 +464,8 @@ impl Writer {
         if exiting() {
             f.finish();
         } else {
+            // What this flush wrote must be in the file the path names.
+            f.follow();
             let _ = f.sync();
         }
         self.unsynced_since = None;

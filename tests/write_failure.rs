@@ -163,6 +163,40 @@ fn removed_log_directory_is_recreated_with_the_later_records() {
 }
 
 #[test]
+fn flush_after_the_log_directory_is_removed_leaves_every_record_in_the_recreated_file() {
+    const NAME: &str = "flush_after_the_log_directory_is_removed_leaves_every_record_in_the_recreated_file";
+    if common::is_child(NAME) {
+        log_seqs(0..1000);
+        logkit::flush();
+        std::fs::remove_dir_all("logs").unwrap();
+        // At once, well within the sink's 100 ms path check.
+        log_seqs(1000..11_000);
+        logkit::flush();
+        // Nothing after the flush may help: no exit hook, no later check.
+        // SAFETY: plain libc calls; the process ends here.
+        unsafe {
+            libc::kill(libc::getpid(), libc::SIGKILL);
+        }
+        loop {
+            std::thread::park();
+        }
+    }
+    let dir = common::tempdir();
+    let logs = dir.path().join("logs");
+    std::fs::create_dir(&logs).unwrap();
+    let out = run_bounded(common::child(NAME, dir.path()).env("LOG_FILE", logs.join("app.log")));
+    assert_eq!(std::os::unix::process::ExitStatusExt::signal(&out.status), Some(libc::SIGKILL), "{out:?}");
+    let log = logs.join("app.log");
+    assert!(log.exists(), "the directory and file were not recreated by the flush\n{}", stderr_of(&out));
+    assert_eq!(
+        seqs(&common::read_jsonl(&log)),
+        (1000..11_000).collect::<Vec<_>>(),
+        "records logged before the flush, in the file the path names\n{}",
+        stderr_of(&out)
+    );
+}
+
+#[test]
 fn deleted_log_file_is_recreated_with_the_later_records() {
     const NAME: &str = "deleted_log_file_is_recreated_with_the_later_records";
     if common::is_child(NAME) {

@@ -54,7 +54,7 @@ impl FileSink {
         self.next_retry = now + RETRY_INTERVAL;
         self.next_check = now + CHECK_INTERVAL;
         match self.path_state() {
-            PathState::Ours(size) => self.size = size,
+            PathState::Ours(size) => self.seen_at(size),
             PathState::Unknown => {}
             PathState::Changed => {
                 if self.mid_line {

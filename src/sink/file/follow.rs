@@ -4,15 +4,24 @@
 //! with the open file (device + inode). A path that is gone or names another file
 //! (logrotate's rename-and-create, a deleted file, a removed directory) is reopened,
 //! recreating missing directories. The same `stat` refreshes the size, which also picks up
-//! `copytruncate` (harmless with `O_APPEND`) and other processes' appends.
+//! `copytruncate` (harmless with `O_APPEND`) and other processes' appends. A flush checks
+//! too ([`FileSink::follow`]), so what it reports written is in the file the path names.
+//!
+//! Records written between the last check that saw the path name the open file and the
+//! one that found it gone went to a file nobody can reach any more (deleted, or its
+//! directory removed). The descriptor still reads it, so those bytes are copied into the
+//! new file before anything else ([`FileSink::carry_over`]). A file renamed away keeps
+//! its records (that is logrotate's rotation).
 
-use std::fs::{self, OpenOptions};
+use std::fs::{self, File, OpenOptions};
 use std::io;
 use std::os::fd::AsRawFd;
-use std::os::unix::fs::{MetadataExt, OpenOptionsExt};
+use std::os::unix::fs::{FileExt, MetadataExt, OpenOptionsExt};
 use std::path::Path;
-use std::time::Duration;
+use std::time::{Duration, Instant};
 
+use super::batch::{count_lines, MAX_WRITE};
+use super::failure::HOLD_LIMIT;
 use super::{datasync, FileConfig, FileSink, Open};
 
 /// How often the path is compared with the open file. One `statx` per 100 ms is
@@ -57,7 +66,7 @@ impl FileSink {
     pub(super) fn check(&mut self) -> io::Result<()> {
         match self.path_state() {
             PathState::Ours(size) => {
-                self.size = size;
+                self.seen_at(size);
                 Ok(())
             }
             PathState::Changed => self.reopen(),
@@ -65,42 +74,154 @@ impl FileSink {
         }
     }
 
+    /// `stat(path)` showed the open file with `size` bytes: all of them are reachable.
+    #[inline]
+    pub(super) fn seen_at(&mut self, size: u64) {
+        self.size = size;
+        self.verified = size;
+    }
+
+    /// A flush's check, whatever the interval: if the path no longer names the open file,
+    /// follow it now (carrying over what went into a deleted file), so that what the
+    /// flush reports written is in the file the path names. A failure is held and
+    /// reported like a failed write. While the sink is failing, the retry does this.
+    pub(crate) fn follow(&mut self) {
+        if !self.healthy {
+            return;
+        }
+        let now = Instant::now();
+        self.next_check = now + CHECK_INTERVAL;
+        if let Err(e) = self.check() {
+            self.fail(&e, now);
+        }
+    }
+
     /// Opens `path` afresh (recreating directories), after syncing the old file if dirty.
+    /// If the old file was deleted, what was written to it since the path was last seen
+    /// naming it goes first into the new one.
     #[cold]
     pub(super) fn reopen(&mut self) -> io::Result<()> {
+        let mut orphaned = None;
         if let Some(old) = self.out.take() {
-            if self.dirty {
-                // Best effort: the old file was moved away or deleted; what we wrote
-                // there should still be durable if it was moved.
+            let deleted = old.file.metadata().is_ok_and(|md| md.nlink() == 0);
+            if deleted {
+                orphaned = Some(old);
+            } else if self.dirty {
+                // Best effort: the old file was moved away; what we wrote there should
+                // still be durable.
                 let _ = datasync(old.file.as_raw_fd());
             }
         }
         self.dirty = false;
         self.mid_line = false;
+        let from = self.verified;
         let (open, size) = open_path(&self.cfg)?;
         self.out = Some(open);
-        self.size = size;
+        self.seen_at(size);
         self.swept = size;
-        Ok(())
+        match orphaned {
+            Some(old) if old.readable => self.carry_over(&old.file, from),
+            _ => Ok(()),
+        }
+    }
+
+    /// Copies the whole lines of `old` (a deleted file, still open) from offset `from` to
+    /// its end into the open file, in writes of at most [`MAX_WRITE`]. What cannot be
+    /// written goes to the front of the hold buffer (it is older than anything held), as
+    /// much as fits; the rest is counted as lost. A line cut at the end of `old` (a write
+    /// that failed there) is not copied: its rest is already gone with that file.
+    #[cold]
+    pub(super) fn carry_over(&mut self, old: &File, from: u64) -> io::Result<()> {
+        let end = old.metadata()?.len();
+        let mut at = from;
+        let mut chunk = Vec::new();
+        let mut size = MAX_WRITE;
+        let mut failed: Option<io::Error> = None;
+        let mut unwritten = Vec::new();
+        while at < end {
+            chunk.resize(usize::try_from(end - at).unwrap_or(usize::MAX).min(size), 0);
+            let n = match old.read_at(&mut chunk, at) {
+                Ok(0) => break,
+                Ok(n) => n,
+                Err(e) if e.kind() == io::ErrorKind::Interrupted => continue,
+                Err(e) => {
+                    failed.get_or_insert(e);
+                    break;
+                }
+            };
+            // Whole lines only; a line longer than a chunk is read whole.
+            let whole = match chunk[..n].iter().rposition(|&b| b == b'\n') {
+                Some(p) => p + 1,
+                None if at + (n as u64) < end => {
+                    size = size.saturating_mul(2);
+                    continue;
+                }
+                None => break,
+            };
+            size = MAX_WRITE;
+            at += whole as u64;
+            let lines = &chunk[..whole];
+            if failed.is_some() {
+                if unwritten.len() + lines.len() <= HOLD_LIMIT {
+                    unwritten.extend_from_slice(lines);
+                } else {
+                    self.count_lost(count_lines(lines));
+                }
+            } else if let Err((done, e)) = self.put(lines) {
+                unwritten.extend_from_slice(&lines[done..]);
+                failed = Some(e);
+            }
+        }
+        if !unwritten.is_empty() {
+            self.hold_front(unwritten);
+        }
+        match failed {
+            Some(e) => Err(e),
+            None => Ok(()),
+        }
+    }
+
+    /// Puts `data` (whole lines, older than anything held) at the front of the hold
+    /// buffer, as much of it as fits [`HOLD_LIMIT`] (its oldest lines); the records that
+    /// do not fit are counted as lost.
+    #[cold]
+    fn hold_front(&mut self, mut data: Vec<u8>) {
+        let room = HOLD_LIMIT.saturating_sub(self.hold.len());
+        if data.len() > room {
+            let keep = data[..room].iter().rposition(|&b| b == b'\n').map_or(0, |p| p + 1);
+            self.count_lost(count_lines(&data[keep..]));
+            data.truncate(keep);
+        }
+        self.held_records += count_lines(&data);
+        data.extend_from_slice(&self.hold);
+        self.hold = data;
     }
 }
 
 /// Opens `cfg.path` for append, creating it (with `cfg.mode`) and missing directories.
-/// Returns the file and its size.
+/// Returns the file and its size. The file is opened for reading too when permitted
+/// (see [`FileSink::carry_over`]).
 pub(super) fn open_path(cfg: &FileConfig) -> io::Result<(Open, u64)> {
+    let (file, readable) = match open_with(cfg, true) {
+        Err(e) if e.kind() == io::ErrorKind::PermissionDenied => (open_with(cfg, false)?, false),
+        r => (r?, true),
+    };
+    let md = file.metadata()?;
+    Ok((Open { file, dev: md.dev(), ino: md.ino(), readable }, md.size()))
+}
+
+fn open_with(cfg: &FileConfig, read: bool) -> io::Result<File> {
     let mut opts = OpenOptions::new();
-    opts.append(true).create(true).mode(cfg.mode).custom_flags(libc::O_CLOEXEC);
-    let file = match opts.open(&cfg.path) {
+    opts.read(read).append(true).create(true).mode(cfg.mode).custom_flags(libc::O_CLOEXEC);
+    match opts.open(&cfg.path) {
         Err(e) if e.kind() == io::ErrorKind::NotFound => {
             if let Some(dir) = parent(&cfg.path) {
                 fs::create_dir_all(dir)?;
             }
-            opts.open(&cfg.path)?
+            opts.open(&cfg.path)
         }
-        r => r?,
-    };
-    let md = file.metadata()?;
-    Ok((Open { file, dev: md.dev(), ino: md.ino() }, md.size()))
+        r => r,
+    }
 }
 
 /// The directory holding `path`, if it names one (`run.log` has none: the cwd).

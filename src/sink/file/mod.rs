@@ -64,6 +64,8 @@ pub(super) struct Open {
     dev: u64,
     /// Inode of the open file.
     ino: u64,
+    /// Opened for reading too (see [`FileSink::carry_over`]).
+    readable: bool,
 }
 
 impl Open {
@@ -82,6 +84,9 @@ pub(crate) struct FileSink {
     out: Option<Open>,
     /// Bytes in the file: what we wrote, refreshed from `stat` at each check.
     size: u64,
+    /// The file's size when `stat(path)` last showed the path naming it: bytes after this
+    /// offset may have gone to a deleted file (see [`FileSink::carry_over`]).
+    verified: u64,
     /// Something was written since the last successful `fdatasync`.
     dirty: bool,
     /// Bytes written since writeback was last started (see [`WRITEBACK_CHUNK`]).
@@ -132,6 +137,7 @@ impl FileSink {
             cfg,
             out: Some(open),
             size,
+            verified: size,
             dirty: false,
             unkicked: 0,
             swept: size,
@@ -261,7 +267,9 @@ impl FileSink {
     /// on drop.
     pub(crate) fn finish(&mut self) {
         let now = Instant::now();
-        if !self.healthy {
+        if self.healthy {
+            self.follow();
+        } else {
             self.recover(now);
         }
         let unwritten = self.held_records + self.lost;

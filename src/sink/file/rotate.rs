@@ -61,7 +61,7 @@ impl FileSink {
             Ok((open, size)) => {
                 // Replacing the old descriptor closes it, which releases the lock.
                 self.out = Some(open);
-                self.size = size;
+                self.seen_at(size);
                 self.swept = size;
                 self.dirty = false;
                 self.rotate_blocked_until = None;

@@ -342,12 +342,46 @@ fn no_backups_removes_the_old_file() {
 fn deleted_file_is_recreated() {
     let (_dir, path, mut s) = fresh_sink();
     s.write(line(0).as_bytes(), 1);
+    make_due(&mut s);
+    s.write(line(1).as_bytes(), 1); // the check before it sees the path name the file
     fs::remove_file(&path).unwrap();
     make_due(&mut s);
-    s.write(line(1).as_bytes(), 1);
+    s.write(line(2).as_bytes(), 1);
     assert!(s.is_healthy());
-    assert_eq!(numbers(&path), vec![1]);
+    // Line 1 went out after the last check that saw the file: it is carried over.
+    assert_eq!(numbers(&path), vec![1, 2]);
     assert_eq!(fs::metadata(&path).unwrap().permissions().mode() & 0o777, 0o600);
+}
+
+#[test]
+fn lines_written_to_a_deleted_file_since_the_last_check_are_carried_into_the_new_one() {
+    let dir = tempfile::tempdir().unwrap();
+    let path = dir.path().join("logs/run.log");
+    let mut s = FileSink::open(cfg(&path, 0, 5)).unwrap();
+    let (b, r) = batch(0..10);
+    s.write(&b, r);
+    s.follow(); // a flush: the path names the file; 0..10 are where it says
+    fs::remove_dir_all(dir.path().join("logs")).unwrap();
+    // Before the next periodic check: these go to the deleted file.
+    let big = "y".repeat(3 * MAX_WRITE);
+    let (b, r) = batch(10..5_000);
+    s.write(&b, r);
+    s.write(format!("{{\"n\":\"{big}\"}}\n").as_bytes(), 1);
+    let (b, r) = batch(5_000..6_000);
+    s.write(&b, r);
+    s.follow();
+    assert!(s.is_healthy());
+    let text = fs::read_to_string(&path).unwrap();
+    let mut lines = text.lines();
+    let before: Vec<u64> = lines.by_ref().take(4_990).map(parse).collect();
+    assert_eq!(before, (10..5_000).collect::<Vec<_>>());
+    assert_eq!(lines.next().map(str::len), Some(big.len() + 8), "the long line, whole");
+    assert_eq!(lines.map(parse).collect::<Vec<_>>(), (5_000..6_000).collect::<Vec<_>>());
+    // Once followed, the next lines go straight to the new file, once.
+    s.write(line(6_000).as_bytes(), 1);
+    s.follow();
+    assert_eq!(fs::read_to_string(&path).unwrap().lines().last().map(parse), Some(6_000));
+    assert_eq!(fs::read_to_string(&path).unwrap().lines().count(), 5_992);
 }
 
 #[test]
@@ -389,6 +423,7 @@ fn removed_directory_is_recreated() {
     let path = dir.path().join("logs/run.log");
     let mut s = FileSink::open(cfg(&path, 0, 5)).unwrap();
     s.write(line(0).as_bytes(), 1);
+    s.follow();
     fs::remove_dir_all(dir.path().join("logs")).unwrap();
     make_due(&mut s);
     s.write(line(1).as_bytes(), 1);
