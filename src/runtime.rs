@@ -167,7 +167,10 @@ fn finish_start(rt: &'static Runtime) {
 /// Blocks until every record logged before the call is written and fsynced.
 ///
 /// Returns at once if logkit never started. Waits at most 10 seconds (a disk that
-/// stopped answering must not hang the application); a timeout is reported on stderr.
+/// stopped answering must not hang the application), also for a thread that is inside
+/// a log call (e.g. in a slow `Display` impl) and holds records logged before this
+/// call; a timeout is reported on stderr with the number of such threads. Called from
+/// inside a log call (a `Display` impl that flushes) it returns at once.
 pub fn flush() {
     let rt = match get() {
         Some(rt) => rt,
@@ -180,8 +183,20 @@ pub fn flush() {
     if rt.writer_id.get() == Some(&std::thread::current().id()) {
         return;
     }
+    if frontend::in_record() {
+        // Called from a `Display` impl of a record being logged: this thread holds its
+        // own buffer until that record is done, so a flush could only time out.
+        return;
+    }
     if !rt.flush.request_and_wait(rt.frontend, FLUSH_TIMEOUT) {
-        eprintln!("logkit: flush did not complete within {FLUSH_TIMEOUT:?}");
+        match rt.flush.waiting_for() {
+            0 => eprintln!("logkit: flush did not complete within {FLUSH_TIMEOUT:?} (the disk is not answering)"),
+            n => eprintln!(
+                "logkit: flush did not complete within {FLUSH_TIMEOUT:?}: {n} thread(s) still inside a log call \
+                 (a slow Display impl?) hold records logged before it; they are written when the call returns, \
+                 and lost if the process ends first"
+            ),
+        }
     }
 }
 

@@ -44,8 +44,12 @@ const IDLE_WAIT: Duration = Duration::from_millis(20);
 const ACTIVE_WINDOW: Duration = Duration::from_millis(200);
 /// Rendered bytes worth handing to an idle file thread in the middle of a pass.
 const FEED_BYTES: usize = 64 << 10;
-/// How long a flush waits for a producer that holds its slot lock.
-const FLUSH_SLOT_WAIT: Duration = Duration::from_millis(200);
+/// How long a new flush waits, draining the ring, for a producer that holds its slot
+/// lock before it goes on with the other slots. A record takes well under a
+/// microsecond; an owner still holding its lock after this is in a slow `Display` impl,
+/// and the flush stays pending, retried on every pass, until the owner lets go (the
+/// caller of `flush()` waits for it at most its own timeout).
+const FLUSH_SLOT_WAIT: Duration = Duration::from_millis(2);
 
 /// Set once the process is exiting (by the exit hook, before its last flush): that
 /// flush also finishes the file sink, reporting what a failing disk kept from being
@@ -65,11 +69,24 @@ pub(crate) struct FlushState {
     requested: AtomicU64,
     done: Mutex<u64>,
     cv: Condvar,
+    /// Threads whose buffers the pending flush still waits for: each is inside a log
+    /// call (its slot is locked) and holds records logged before the flush.
+    waiting_for: AtomicU64,
 }
 
 impl FlushState {
     pub(crate) fn new() -> FlushState {
-        FlushState { requested: AtomicU64::new(0), done: Mutex::new(0), cv: Condvar::new() }
+        FlushState {
+            requested: AtomicU64::new(0),
+            done: Mutex::new(0),
+            cv: Condvar::new(),
+            waiting_for: AtomicU64::new(0),
+        }
+    }
+
+    /// Threads the pending flush still waits for (see `waiting_for`).
+    pub(crate) fn waiting_for(&self) -> u64 {
+        self.waiting_for.load(Ordering::Relaxed)
     }
 
     /// Asks for a flush and waits until the writer has written and synced everything
@@ -132,6 +149,10 @@ pub(crate) struct Writer {
     file_records: u64,
     batches: Vec<Vec<u8>>,
     slots: Vec<Arc<Slot>>,
+    /// The newest flush request seen, and the slots it still has to collect: their
+    /// owners were inside a log call when it came (see [`FLUSH_SLOT_WAIT`]).
+    flush_target: u64,
+    flush_wait: Vec<Arc<Slot>>,
     spare: Vec<Vec<u8>>,
     scratch: Vec<u8>,
     last_steal: Instant,
@@ -183,6 +204,8 @@ impl Writer {
             file_records: 0,
             batches: Vec::new(),
             slots: Vec::new(),
+            flush_target: 0,
+            flush_wait: Vec::new(),
             spare: Vec::new(),
             scratch: Vec::with_capacity(256),
             last_steal: now,
@@ -222,13 +245,18 @@ impl Writer {
     fn step(&mut self) -> bool {
         self.clock.maybe_refresh();
         let flush_ticket = self.flush.requested.load(Ordering::Acquire);
-        let flushing = flush_ticket > self.flush_done();
+        let new_flush = flush_ticket > self.flush_target;
+        if new_flush {
+            self.flush_target = flush_ticket;
+        }
         let now = Instant::now();
-        let steal = flushing || now.duration_since(self.last_steal) >= STEAL_INTERVAL;
-        self.collect(steal, flushing);
+        let steal = new_flush || now.duration_since(self.last_steal) >= STEAL_INTERVAL;
+        self.collect(steal, new_flush);
         if steal {
             self.last_steal = now;
         }
+        // A flush completes once every slot it had to collect was collected.
+        let flushing = self.flush_wait.is_empty() && self.flush_target > self.flush_done();
         let busy = !self.batches.is_empty();
         if busy {
             self.process();
@@ -238,7 +266,7 @@ impl Writer {
         self.write_out(flushing);
         self.sync(flushing);
         if flushing {
-            self.flush.complete(flush_ticket);
+            self.flush.complete(self.flush_target);
         }
         if self.prefaulting {
             // One buffer per pass (~17 pages): the pool is warm within ~70 passes.
@@ -254,34 +282,69 @@ impl Writer {
         }
     }
 
-    /// Step 1: drain the ring, and steal from slots when `steal`.
-    fn collect(&mut self, steal: bool, flushing: bool) {
+    /// Step 1: drain the ring, and steal from slots when `steal`. A new flush
+    /// (`new_flush`) takes every slot; one whose owner is inside a log call and holds
+    /// records is kept in `flush_wait` and tried again on every pass until it is taken.
+    fn collect(&mut self, steal: bool, new_flush: bool) {
         self.drain_ring();
-        if !steal {
-            return;
+        if new_flush {
+            self.flush_wait.clear();
+        } else if !self.flush_wait.is_empty() {
+            let mut waiting = std::mem::take(&mut self.flush_wait);
+            waiting.retain(|slot| !self.take_for_flush(slot));
+            self.flush_wait = waiting;
         }
-        self.frontend.slots(&mut self.slots);
-        for i in 0..self.slots.len() {
-            let slot = self.slots[i].clone();
-            if !flushing && !slot.should_steal(self.ms_since_start(), MAX_PENDING_MS) {
-                continue;
+        if steal {
+            self.frontend.slots(&mut self.slots);
+            for i in 0..self.slots.len() {
+                let slot = self.slots[i].clone();
+                if new_flush {
+                    if !self.take_for_flush(&slot) {
+                        self.flush_wait.push(slot);
+                    }
+                    continue;
+                }
+                if !slot.should_steal(self.ms_since_start(), MAX_PENDING_MS) {
+                    continue;
+                }
+                let guard = slot.try_lock();
+                if let Some(guard) = guard {
+                    self.steal(&slot, guard);
+                }
             }
-            let guard = if flushing { self.lock_for_flush(&slot) } else { slot.try_lock() };
-            let Some(mut guard) = guard else { continue };
-            // Anything this thread handed to the ring before we took its lock must be
-            // written before what is still in its buffer.
-            self.drain_ring();
-            let inner = guard.inner();
-            if !inner.buf.is_empty() {
-                let fresh = self.spare.pop().unwrap_or_else(crate::frontend::touched_buffer);
-                let full = std::mem::replace(&mut inner.buf, fresh);
-                inner.records = 0;
-                self.batches.push(full);
-            }
-            guard.clear_dirty();
-            slot.stolen();
+            self.slots.clear();
         }
-        self.slots.clear();
+        self.flush.waiting_for.store(self.flush_wait.len() as u64, Ordering::Relaxed);
+    }
+
+    /// For a flush: takes the slot's buffer, waiting a little for its owner. Returns
+    /// `false` if the owner still holds the lock and has records appended (`dirty`); a
+    /// locked slot that is not dirty holds only the record being logged, which is not
+    /// "logged before the flush".
+    fn take_for_flush(&mut self, slot: &Arc<Slot>) -> bool {
+        match self.lock_for_flush(slot) {
+            Some(guard) => {
+                self.steal(slot, guard);
+                true
+            }
+            None => !slot.is_dirty(),
+        }
+    }
+
+    /// Moves what a locked slot holds into the batches.
+    fn steal(&mut self, slot: &Slot, mut guard: crate::frontend::SlotGuard<'_>) {
+        // Anything this thread handed to the ring before we took its lock must be
+        // written before what is still in its buffer.
+        self.drain_ring();
+        let inner = guard.inner();
+        if !inner.buf.is_empty() {
+            let fresh = self.spare.pop().unwrap_or_else(crate::frontend::touched_buffer);
+            let full = std::mem::replace(&mut inner.buf, fresh);
+            inner.records = 0;
+            self.batches.push(full);
+        }
+        guard.clear_dirty();
+        slot.stolen();
     }
 
     fn ms_since_start(&self) -> u64 {
