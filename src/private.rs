@@ -150,55 +150,25 @@ pub mod fuzz {
     use crate::render::time::TimestampCache;
     use crate::render::{json, pretty, Redactor};
 
-    /// A field value for [`render`].
-    #[derive(Clone, Debug)]
-    pub enum FuzzValue {
-        /// `null`
-        Null,
-        /// a boolean
-        Bool(bool),
-        /// an unsigned integer
-        U64(u64),
-        /// a signed integer
-        I64(i64),
-        /// a 128-bit unsigned integer
-        U128(u128),
-        /// a 128-bit signed integer
-        I128(i128),
-        /// a float
-        F64(f64),
-        /// a string
-        Str(String),
-    }
+    /// A field value for [`render`]: logkit's one value type, with owned strings.
+    pub use crate::record::FieldValue;
 
     /// Encodes one record (message, context entries, fields with inline keys) the way
-    /// a call site does, then renders it as the writer does: returns the JSON line
+    /// a call site does (a `Json` value must hold one valid JSON value), then renders it as the writer does: returns the JSON line
     /// (with its `\n`) and the pretty console line (without colour).
     pub fn render(
         timestamp_ns: u64,
         target: &str,
         message: &str,
-        context: &[(String, FuzzValue)],
-        fields: &[(String, FuzzValue)],
+        context: &[(String, FieldValue<String>)],
+        fields: &[(String, FieldValue<String>)],
         redact: &[&str],
     ) -> (Vec<u8>, Vec<u8>) {
-        fn put(e: &mut ValueEncoder<'_>, v: &FuzzValue) {
-            match v {
-                FuzzValue::Null => e.null(),
-                FuzzValue::Bool(b) => e.bool(*b),
-                FuzzValue::U64(x) => e.u64(*x),
-                FuzzValue::I64(x) => e.i64(*x),
-                FuzzValue::U128(x) => e.u128(*x),
-                FuzzValue::I128(x) => e.i128(*x),
-                FuzzValue::F64(x) => e.f64(*x),
-                FuzzValue::Str(s) => e.str(s),
-            }
-        }
         let mut ctx = Vec::new();
         for (k, v) in context {
             ctx.extend_from_slice(&(k.len() as u32).to_ne_bytes());
             ctx.extend_from_slice(k.as_bytes());
-            put(&mut ValueEncoder::new(&mut ctx), v);
+            v.encode(&mut ValueEncoder::new(&mut ctx));
         }
         let mut buf = Vec::new();
         let mut enc =
@@ -208,7 +178,7 @@ pub mod fuzz {
         enc.context(&ctx);
         for (k, v) in fields {
             enc.raw_str(k);
-            put(&mut enc.values(), v);
+            v.encode(&mut enc.values());
         }
         enc.finish();
         let redact = Redactor::new(redact);

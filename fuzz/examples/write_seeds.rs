@@ -26,8 +26,9 @@ fn record(message: Str, fields: Vec<(Str, Val)>) -> RecordInput {
 }
 
 fn main() {
-    let floats =
-        |r: std::ops::Range<usize>| r.map(|i| (lit(&format!("f{i}")), Val::F64(SPECIAL_F64[i]))).collect::<Vec<_>>();
+    let floats = |r: std::ops::Range<usize>| {
+        r.map(|i| (lit(&format!("f{i}")), Val::F64(f64::from_bits(SPECIAL_F64[i])))).collect::<Vec<_>>()
+    };
     let ints = EDGE_INTS.iter().take(15).enumerate().map(|(i, v)| (lit(&format!("i{i}")), v.clone())).collect();
     let seeds: Vec<(&str, RecordInput)> = vec![
         ("plain", record(lit("order filled"), vec![(lit("user"), Val::Str(lit("u1"))), (lit("qty"), Val::U64(3))])),
@@ -74,7 +75,7 @@ fn main() {
                     Str::Word(8),
                     vec![
                         (Str::Word(9), Val::Str(lit("handle\u{1b}"))),
-                        (Str::Word(10), Val::F64(2.013f64.to_bits())),
+                        (Str::Word(10), Val::F64(2.013)),
                         (Str::Word(11), Val::Str(Str::Word(12))),
                     ],
                 )

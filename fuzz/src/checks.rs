@@ -4,7 +4,7 @@
 
 use std::fmt;
 
-use logkit::__private::fuzz::{check_knob, parse_directives, render, FuzzValue};
+use logkit::__private::fuzz::{check_knob, parse_directives, render, FieldValue};
 use logkit::{SpanId, TraceId, TraceParent, MAX_VALUE_BYTES};
 use serde::de::{Deserialize, Deserializer, MapAccess, Visitor};
 use serde_json::value::RawValue;
@@ -135,18 +135,18 @@ fn check_timestamp(timestamp: &str, ns: u64) {
 }
 
 /// The raw JSON text of `value` under `key` is what logkit must write for `expected`.
-fn check_value(key: &str, raw: &str, expected: &FuzzValue) {
+fn check_value(key: &str, raw: &str, expected: &FieldValue<String>) {
     let want_text = |want: &str| assert_eq!(raw, want, "value of {} is not {want}", short(key));
     match expected {
-        FuzzValue::Null => want_text("null"),
-        FuzzValue::Bool(b) => want_text(if *b { "true" } else { "false" }),
-        FuzzValue::U64(x) => want_text(&x.to_string()),
-        FuzzValue::I64(x) => want_text(&x.to_string()),
-        FuzzValue::U128(x) => want_text(&x.to_string()),
-        FuzzValue::I128(x) => want_text(&x.to_string()),
-        FuzzValue::F64(x) if x.is_nan() => want_text("\"NaN\""),
-        FuzzValue::F64(x) if x.is_infinite() => want_text(if *x > 0.0 { "\"Infinity\"" } else { "\"-Infinity\"" }),
-        FuzzValue::F64(x) => {
+        FieldValue::Null => want_text("null"),
+        FieldValue::Bool(b) => want_text(if *b { "true" } else { "false" }),
+        FieldValue::U64(x) => want_text(&x.to_string()),
+        FieldValue::I64(x) => want_text(&x.to_string()),
+        FieldValue::U128(x) => want_text(&x.to_string()),
+        FieldValue::I128(x) => want_text(&x.to_string()),
+        FieldValue::F64(x) if x.is_nan() => want_text("\"NaN\""),
+        FieldValue::F64(x) if x.is_infinite() => want_text(if *x > 0.0 { "\"Infinity\"" } else { "\"-Infinity\"" }),
+        FieldValue::F64(x) => {
             // A JSON number (not a string) that parses back to the same bits, -0.0
             // included: logkit writes `-0.0`, which JSON allows.
             assert!(
@@ -162,11 +162,20 @@ fn check_value(key: &str, raw: &str, expected: &FuzzValue) {
                 short(key)
             );
         }
-        FuzzValue::Str(s) => {
+        FieldValue::Str(s) => {
             let back: String = serde_json::from_str(raw)
                 .unwrap_or_else(|e| panic!("string of {} written as {} is not a string: {e}", short(key), short(raw)));
             let want = capped(s);
             assert!(back == want, "string of {} reads back as {}, not {}", short(key), short(&back), short(&want));
+        }
+        FieldValue::Json(j) => {
+            let parse = |t: &str| serde_json::from_str::<serde_json::Value>(t).ok();
+            assert!(
+                parse(raw).is_some() && parse(raw) == parse(j),
+                "nested JSON of {} written as {}",
+                short(key),
+                short(raw)
+            );
         }
     }
 }
@@ -185,11 +194,12 @@ fn check_json_line(json: &[u8], r: &Record) {
     assert!(value.is_object(), "JSON line is not an object: {}", short(line));
     let Members(members) = serde_json::from_str(line).unwrap_or_else(|e| panic!("members: {e}"));
 
-    let info = FuzzValue::Str("info".to_owned());
-    let event = FuzzValue::Str(r.message.clone());
-    let target = FuzzValue::Str(r.target.clone());
+    let info = FieldValue::Str("info".to_owned());
+    let event = FieldValue::Str(r.message.clone());
+    let target = FieldValue::Str(r.target.clone());
     // Context keys are stored as given; field keys, like every string value, capped.
-    let mut expected: Vec<(String, &FuzzValue)> = vec![("level".to_owned(), &info), ("event".to_owned(), &event)];
+    let mut expected: Vec<(String, &FieldValue<String>)> =
+        vec![("level".to_owned(), &info), ("event".to_owned(), &event)];
     // A context key bound again later (an inner span) appears once, at its last
     // binding, with that value.
     expected.extend(
@@ -338,7 +348,7 @@ mod tests {
     const NS: u64 = 1_795_503_771_123_456_789;
     const TS: &str = "2026-11-24T07:02:51.123456Z";
 
-    fn record(fields: Vec<(&str, FuzzValue)>, redact: &[&str]) -> Record {
+    fn record(fields: Vec<(&str, FieldValue<String>)>, redact: &[&str]) -> Record {
         Record {
             timestamp_ns: NS,
             target: "app".to_owned(),
@@ -362,11 +372,11 @@ mod tests {
     fn the_json_check_accepts_a_faithful_line() {
         let r = record(
             vec![
-                ("a", FuzzValue::U128(u128::MAX)),
-                ("z", FuzzValue::F64(-0.0)),
-                ("n", FuzzValue::F64(f64::NAN)),
-                ("s", FuzzValue::Str("x\u{2028}\"".to_owned())),
-                ("p", FuzzValue::Str("secret".to_owned())),
+                ("a", FieldValue::U128(u128::MAX)),
+                ("z", FieldValue::F64(-0.0)),
+                ("n", FieldValue::F64(f64::NAN)),
+                ("s", FieldValue::Str("x\u{2028}\"".to_owned())),
+                ("p", FieldValue::Str("secret".to_owned())),
             ],
             &[" P "],
         );
@@ -376,17 +386,17 @@ mod tests {
 
     #[test]
     fn the_json_check_catches_each_kind_of_fault() {
-        let u = record(vec![("a", FuzzValue::U128(u128::MAX))], &[]);
+        let u = record(vec![("a", FieldValue::U128(u128::MAX))], &[]);
         assert!(json_fails(",\"a\":340282366920938463463374607431768211456", &u), "u128 off by one");
         assert!(json_fails(",\"a\":3.402823669209385e38", &u), "u128 as a float");
-        let z = record(vec![("z", FuzzValue::F64(-0.0))], &[]);
+        let z = record(vec![("z", FieldValue::F64(-0.0))], &[]);
         assert!(json_fails(",\"z\":0.0", &z), "sign of zero lost");
         assert!(json_fails(",\"z\":\"-0.0\"", &z), "float as a string");
-        let s = record(vec![("s", FuzzValue::Str("a\u{2028}".to_owned()))], &[]);
+        let s = record(vec![("s", FieldValue::Str("a\u{2028}".to_owned()))], &[]);
         assert!(json_fails(",\"s\":\"a\u{2028}\"", &s), "raw U+2028");
         assert!(json_fails(",\"s\":\"a\"", &s), "string changed");
         assert!(json_fails(",\"s\":\"a\\u2028\",\"s\":\"a\\u2028\"", &s), "extra member");
-        let p = record(vec![("pass", FuzzValue::Str("x".to_owned()))], &["PASS"]);
+        let p = record(vec![("pass", FieldValue::Str("x".to_owned()))], &["PASS"]);
         assert!(json_fails(",\"pass\":\"x\"", &p), "not redacted");
         let ok = record(Vec::new(), &[]);
         let two_lines = format!("{}\n", line(""));
@@ -397,7 +407,7 @@ mod tests {
 
     #[test]
     fn the_pretty_check_catches_controls_and_unredacted_keys() {
-        let r = record(vec![("pass", FuzzValue::Str("x".to_owned()))], &["pass"]);
+        let r = record(vec![("pass", FieldValue::Str("x".to_owned()))], &["pass"]);
         let check = |l: &str| {
             let l = l.to_owned();
             let r = r.clone();

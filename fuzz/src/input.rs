@@ -45,7 +45,7 @@
 use std::fmt;
 
 use arbitrary::{Arbitrary, Unstructured};
-use logkit::__private::fuzz::FuzzValue;
+use logkit::__private::fuzz::FieldValue;
 
 /// Raw inputs longer than this are rejected before decoding (libFuzzer's default
 /// `-max_len` is 4096; this only bounds what a regression file or `-max_len` can ask).
@@ -220,70 +220,46 @@ impl fmt::Debug for Str {
     }
 }
 
-/// A field or context value of a record input.
-#[derive(Clone)]
-pub enum Val {
-    /// `null`
-    Null,
-    /// a boolean
-    Bool(bool),
-    /// an unsigned integer
-    U64(u64),
-    /// a signed integer
-    I64(i64),
-    /// a 128-bit unsigned integer
-    U128(u128),
-    /// a 128-bit signed integer
-    I128(i128),
-    /// a float, by its bits (so NaN payloads and -0.0 survive, and equality is exact)
-    F64(u64),
-    /// a string
-    Str(Str),
-}
+/// A field or context value of a record input: logkit's value type, with the input's
+/// strings (nested JSON is never generated).
+pub type Val = FieldValue<Str>;
 
-impl PartialEq for Val {
-    fn eq(&self, other: &Val) -> bool {
-        format!("{self:?}") == format!("{other:?}")
+/// Whether two values are the same input: floats by their bits (so NaN payloads and
+/// -0.0 count, and a NaN equals itself).
+fn same_value(a: &Val, b: &Val) -> bool {
+    match (a, b) {
+        (FieldValue::F64(x), FieldValue::F64(y)) => x.to_bits() == y.to_bits(),
+        _ => a == b,
     }
 }
 
-impl Val {
-    /// The value as logkit's fuzz entry point takes it.
-    pub fn to_fuzz_value(&self) -> FuzzValue {
-        match self {
-            Val::Null => FuzzValue::Null,
-            Val::Bool(b) => FuzzValue::Bool(*b),
-            Val::U64(x) => FuzzValue::U64(*x),
-            Val::I64(x) => FuzzValue::I64(*x),
-            Val::U128(x) => FuzzValue::U128(*x),
-            Val::I128(x) => FuzzValue::I128(*x),
-            Val::F64(bits) => FuzzValue::F64(f64::from_bits(*bits)),
-            Val::Str(s) => FuzzValue::Str(s.expand()),
-        }
-    }
+/// The value as logkit's fuzz entry point takes it.
+pub fn to_fuzz_value(v: &Val) -> FieldValue<String> {
+    v.map_str(Str::expand)
+}
 
-    fn expanded_len(&self) -> usize {
-        match self {
-            Val::Str(s) => s.len(),
-            _ => 0,
-        }
+fn expanded_len(v: &Val) -> usize {
+    match v {
+        FieldValue::Str(s) | FieldValue::Json(s) => s.len(),
+        _ => 0,
     }
 }
 
-impl fmt::Debug for Val {
-    /// A Rust expression for the `FuzzValue`.
+/// A value as the Rust expression of the `FieldValue` it gives logkit.
+struct Expr<'a>(&'a Val);
+
+impl fmt::Debug for Expr<'_> {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        match self {
-            Val::Null => write!(f, "FuzzValue::Null"),
-            Val::Bool(b) => write!(f, "FuzzValue::Bool({b})"),
-            Val::U64(x) => write!(f, "FuzzValue::U64({x})"),
-            Val::I64(x) => write!(f, "FuzzValue::I64({x})"),
-            Val::U128(x) => write!(f, "FuzzValue::U128({x})"),
-            Val::I128(x) => write!(f, "FuzzValue::I128({x})"),
-            Val::F64(bits) => {
-                write!(f, "FuzzValue::F64(f64::from_bits({bits:#018x}) /* {:?} */)", f64::from_bits(*bits))
-            }
-            Val::Str(s) => write!(f, "FuzzValue::Str({s:?}.to_owned())"),
+        match self.0 {
+            FieldValue::Null => write!(f, "FieldValue::Null"),
+            FieldValue::Bool(b) => write!(f, "FieldValue::Bool({b})"),
+            FieldValue::U64(x) => write!(f, "FieldValue::U64({x})"),
+            FieldValue::I64(x) => write!(f, "FieldValue::I64({x})"),
+            FieldValue::U128(x) => write!(f, "FieldValue::U128({x})"),
+            FieldValue::I128(x) => write!(f, "FieldValue::I128({x})"),
+            FieldValue::F64(x) => write!(f, "FieldValue::F64(f64::from_bits({:#018x}) /* {x:?} */)", x.to_bits()),
+            FieldValue::Str(s) => write!(f, "FieldValue::Str({s:?}.to_owned())"),
+            FieldValue::Json(s) => write!(f, "FieldValue::Json({s:?}.to_owned())"),
         }
     }
 }
@@ -305,7 +281,7 @@ pub enum Redact {
 }
 
 /// The `json_record` target's input: one record to encode and render.
-#[derive(Clone, PartialEq)]
+#[derive(Clone)]
 pub struct RecordInput {
     /// Nanoseconds since the Unix epoch.
     pub timestamp_ns: u64,
@@ -332,11 +308,25 @@ pub struct Record {
     /// The message.
     pub message: String,
     /// Bound context entries.
-    pub context: Vec<(String, FuzzValue)>,
+    pub context: Vec<(String, FieldValue<String>)>,
     /// The record's fields.
-    pub fields: Vec<(String, FuzzValue)>,
+    pub fields: Vec<(String, FieldValue<String>)>,
     /// `LOG_REDACT` entries.
     pub redact: Vec<String>,
+}
+
+impl PartialEq for RecordInput {
+    fn eq(&self, o: &RecordInput) -> bool {
+        let same = |a: &[(Str, Val)], b: &[(Str, Val)]| {
+            a.len() == b.len() && a.iter().zip(b).all(|((ka, va), (kb, vb))| ka == kb && same_value(va, vb))
+        };
+        self.timestamp_ns == o.timestamp_ns
+            && self.target == o.target
+            && self.message == o.message
+            && same(&self.context, &o.context)
+            && same(&self.fields, &o.fields)
+            && self.redact == o.redact
+    }
 }
 
 /// Reads the format from the front; 0 past the end.
@@ -407,8 +397,8 @@ impl Reader<'_> {
             3 => Val::I64(i64::from_le_bytes(self.array())),
             4 => Val::U128(u128::from_le_bytes(self.array())),
             5 => Val::I128(i128::from_le_bytes(self.array())),
-            6 => Val::F64(u64::from_le_bytes(self.array())),
-            7 => Val::F64(SPECIAL_F64[usize::from(self.u8()) % SPECIAL_F64.len()]),
+            6 => Val::F64(f64::from_bits(u64::from_le_bytes(self.array()))),
+            7 => Val::F64(f64::from_bits(SPECIAL_F64[usize::from(self.u8()) % SPECIAL_F64.len()])),
             8 => Val::Str(self.str()),
             _ => EDGE_INTS[usize::from(self.u8()) % EDGE_INTS.len()].clone(),
         }
@@ -498,14 +488,16 @@ impl Writer {
                 self.0.push(5);
                 self.0.extend_from_slice(&x.to_le_bytes());
             }
-            Val::F64(bits) => {
+            Val::F64(x) => {
                 self.0.push(6);
-                self.0.extend_from_slice(&bits.to_le_bytes());
+                self.0.extend_from_slice(&x.to_bits().to_le_bytes());
             }
             Val::Str(s) => {
                 self.0.push(8);
                 self.str(s)?;
             }
+            // The format has no nested JSON.
+            Val::Json(_) => return None,
         }
         Some(())
     }
@@ -565,10 +557,7 @@ impl RecordInput {
     pub fn expanded_len(&self) -> usize {
         let entries = self.context.iter().chain(&self.fields);
         let redact: usize = self.redact.iter().map(|r| if let Redact::Lit(s) = r { s.len() } else { 0 }).sum();
-        self.target.len()
-            + self.message.len()
-            + entries.map(|(k, v)| k.len() + v.expanded_len()).sum::<usize>()
-            + redact
+        self.target.len() + self.message.len() + entries.map(|(k, v)| k.len() + expanded_len(v)).sum::<usize>() + redact
     }
 
     /// Whether a string expands past [`MEDIUM_STRING_BYTES`] (only a `0xFF` repeat can).
@@ -612,7 +601,7 @@ impl RecordInput {
 
     /// The plain record.
     pub fn to_record(&self) -> Record {
-        let entries = |list: &[(Str, Val)]| list.iter().map(|(k, v)| (k.expand(), v.to_fuzz_value())).collect();
+        let entries = |list: &[(Str, Val)]| list.iter().map(|(k, v)| (k.expand(), to_fuzz_value(v))).collect();
         Record {
             timestamp_ns: self.timestamp_ns,
             target: self.target.expand(),
@@ -628,7 +617,7 @@ impl fmt::Debug for RecordInput {
     /// A Rust reproducer: the call to logkit's fuzz entry point (check its output with
     /// `logkit_fuzz::checks::json_record`).
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        writeln!(f, "// use logkit::__private::fuzz::{{render, FuzzValue}};")?;
+        writeln!(f, "// use logkit::__private::fuzz::{{render, FieldValue}};")?;
         writeln!(f, "render(")?;
         writeln!(f, "    {},", self.timestamp_ns)?;
         writeln!(f, "    &{:?},", self.target)?;
@@ -636,7 +625,7 @@ impl fmt::Debug for RecordInput {
         for list in [&self.context, &self.fields] {
             writeln!(f, "    &[")?;
             for (k, v) in list {
-                writeln!(f, "        ({k:?}.to_owned(), {v:?}),")?;
+                writeln!(f, "        ({k:?}.to_owned(), {:?}),", Expr(v))?;
             }
             writeln!(f, "    ],")?;
         }
@@ -718,10 +707,10 @@ mod tests {
             timestamp_ns: 1_795_503_771_123_456_789,
             message: Str::Repeat { unit: "a\u{2028}😀".to_owned(), times: 3 << 4 },
             target: Str::Repeat { unit: "€".to_owned(), times: 0x5560 << 6 },
-            context: vec![(Str::Word(5), Val::Str(Str::lit("4bf92f35"))), (Str::lit("k\u{0}"), Val::F64(0))],
+            context: vec![(Str::Word(5), Val::Str(Str::lit("4bf92f35"))), (Str::lit("k\u{0}"), Val::F64(0.0))],
             fields: vec![
                 (Str::lit("\u{202e}x\u{10ffff}\u{fffd}"), Val::I128(i128::MIN)),
-                (Str::lit("n"), Val::F64(f64::NAN.to_bits())),
+                (Str::lit("n"), Val::F64(f64::NAN)),
                 (Str::lit("b"), Val::Bool(true)),
                 (Str::lit("u"), Val::U128(u128::MAX)),
             ],

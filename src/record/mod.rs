@@ -19,12 +19,14 @@
 //! All integers are native-endian.
 
 pub(crate) mod encode;
+pub(crate) mod field;
 pub(crate) mod value_encoder;
 pub(crate) mod view;
 
 pub(crate) use self::encode::Encoder;
+pub use self::field::FieldValue;
 pub use self::value_encoder::ValueEncoder;
-pub(crate) use self::view::{FieldValue, RecordView};
+pub(crate) use self::view::RecordView;
 
 /// Bytes before the variable part of a record.
 pub(crate) const HEADER_LEN: usize = 4 + 1 + 1 + 2 + 8 + 8;

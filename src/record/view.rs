@@ -1,6 +1,6 @@
 //! Writer side: reading records back out of a batch buffer.
 
-use super::{Tag, HAS_MESSAGE, HAS_TARGET, HEADER_LEN, INLINE_KEYS, STATIC_MESSAGE};
+use super::{FieldValue, Tag, HAS_MESSAGE, HAS_TARGET, HEADER_LEN, INLINE_KEYS, STATIC_MESSAGE};
 use crate::callsite::Callsite;
 use crate::level::Level;
 
@@ -23,21 +23,6 @@ pub(crate) struct RecordView<'a> {
     fields: &'a [u8],
     names: &'static [&'static str],
     inline_keys: bool,
-}
-
-/// One value of a field, as the renderers see it.
-#[derive(Clone, Copy, Debug, PartialEq)]
-pub(crate) enum FieldValue<'a> {
-    Null,
-    Bool(bool),
-    U64(u64),
-    I64(i64),
-    U128(u128),
-    I128(i128),
-    F64(f64),
-    Str(&'a str),
-    /// Already valid JSON (a nested value): written verbatim by the JSON renderer.
-    Json(&'a str),
 }
 
 /// Iterates `(key, value)` pairs of a record's context or fields.
@@ -83,10 +68,10 @@ pub(crate) struct Values<'a> {
 }
 
 impl<'a> Iterator for Values<'a> {
-    type Item = FieldValue<'a>;
+    type Item = FieldValue<&'a str>;
 
     #[inline]
-    fn next(&mut self) -> Option<FieldValue<'a>> {
+    fn next(&mut self) -> Option<FieldValue<&'a str>> {
         if self.r.0.is_empty() {
             return None;
         }
@@ -95,7 +80,7 @@ impl<'a> Iterator for Values<'a> {
 }
 
 impl<'a> Iterator for Fields<'a> {
-    type Item = (&'a str, FieldValue<'a>);
+    type Item = (&'a str, FieldValue<&'a str>);
 
     fn next(&mut self) -> Option<Self::Item> {
         if self.bytes.is_empty() {
@@ -244,7 +229,7 @@ impl<'a> Reader<'a> {
     }
 
     #[inline]
-    fn value(&mut self) -> Option<FieldValue<'a>> {
+    fn value(&mut self) -> Option<FieldValue<&'a str>> {
         Some(match Tag::from_u8(self.u8()?)? {
             Tag::Null => FieldValue::Null,
             Tag::False => FieldValue::Bool(false),

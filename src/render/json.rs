@@ -15,6 +15,7 @@
 //! the multi-byte check; every other non-ASCII byte is copied as is.
 
 use super::time::TimestampCache;
+use super::value::{self, Spelling};
 use super::Redactor;
 use crate::callsite::Callsite;
 use crate::level::Level;
@@ -198,7 +199,7 @@ fn write_context(out: &mut Vec<u8>, rec: &RecordView<'_>, redact: &Redactor) {
 
 /// Appends `,"key":value`, the value masked when the key is redacted.
 #[inline]
-fn write_member(out: &mut Vec<u8>, key: &str, value: FieldValue<'_>, redact: &Redactor) {
+fn write_member(out: &mut Vec<u8>, key: &str, value: FieldValue<&str>, redact: &Redactor) {
     out.push(b',');
     write_str(out, key);
     out.push(b':');
@@ -294,28 +295,39 @@ pub(crate) fn write_text(out: &mut Vec<u8>, s: &str) {
 /// The value written for a redacted key.
 const REDACTED: &[u8] = b"\"***\"";
 
+/// The JSON spelling of a value: non-finite floats as the strings `"NaN"`,
+/// `"Infinity"`, `"-Infinity"`, strings escaped, nested JSON verbatim (made safe to
+/// keep on one line).
+pub(crate) struct Json;
+
+impl Spelling for Json {
+    const NON_FINITE: [&'static [u8]; 3] = [b"\"NaN\"", b"\"Infinity\"", b"\"-Infinity\""];
+
+    #[inline]
+    fn str(out: &mut Vec<u8>, s: &str) {
+        write_str(out, s);
+    }
+
+    #[inline]
+    fn json(out: &mut Vec<u8>, j: &str) {
+        if j.trim_ascii().is_empty() {
+            // The encoder only stores valid JSON; an empty one would still break the line.
+            out.extend_from_slice(b"null");
+        } else {
+            escape::<JSON_VERBATIM>(out, j);
+        }
+    }
+}
+
 /// Appends one value as JSON.
 #[inline]
-pub(crate) fn write_value(out: &mut Vec<u8>, value: FieldValue<'_>) {
-    match value {
-        FieldValue::Null => out.extend_from_slice(b"null"),
-        FieldValue::Bool(true) => out.extend_from_slice(b"true"),
-        FieldValue::Bool(false) => out.extend_from_slice(b"false"),
-        FieldValue::U64(v) => out.extend_from_slice(itoa::Buffer::new().format(v).as_bytes()),
-        FieldValue::I64(v) => out.extend_from_slice(itoa::Buffer::new().format(v).as_bytes()),
-        FieldValue::U128(v) => out.extend_from_slice(itoa::Buffer::new().format(v).as_bytes()),
-        FieldValue::I128(v) => out.extend_from_slice(itoa::Buffer::new().format(v).as_bytes()),
-        FieldValue::F64(v) => write_f64(out, v),
-        FieldValue::Str(s) => write_str(out, s),
-        // The encoder only stores valid JSON; an empty one would still break the line.
-        FieldValue::Json(j) if j.trim_ascii().is_empty() => out.extend_from_slice(b"null"),
-        FieldValue::Json(j) => escape::<JSON_VERBATIM>(out, j),
-    }
+pub(crate) fn write_value(out: &mut Vec<u8>, value: FieldValue<&str>) {
+    value::write::<Json>(out, value);
 }
 
 /// Appends one value as JSON, masking redacted keys inside nested JSON too.
 #[inline]
-pub(crate) fn write_value_redacted(out: &mut Vec<u8>, value: FieldValue<'_>, redact: &Redactor) {
+pub(crate) fn write_value_redacted(out: &mut Vec<u8>, value: FieldValue<&str>, redact: &Redactor) {
     match value {
         FieldValue::Json(j) if !redact.is_empty() && !j.trim_ascii().is_empty() => {
             let mut masked = Vec::new();
@@ -408,81 +420,6 @@ fn skip_value(b: &[u8], i: usize) -> usize {
             k
         }
     }
-}
-
-/// A finite float as a JSON number (`ryu`'s shortest round-trip form: `1.0`, `1e16`,
-/// `-0.0`, all valid JSON); NaN and the infinities as the strings `"NaN"`,
-/// `"Infinity"`, `"-Infinity"`.
-#[inline]
-fn write_f64(out: &mut Vec<u8>, v: f64) {
-    if v.is_finite() {
-        if !write_short_decimal(out, v) {
-            out.extend_from_slice(ryu::Buffer::new().format_finite(v).as_bytes());
-        }
-    } else if v.is_nan() {
-        out.extend_from_slice(b"\"NaN\"");
-    } else if v > 0.0 {
-        out.extend_from_slice(b"\"Infinity\"");
-    } else {
-        out.extend_from_slice(b"\"-Infinity\"");
-    }
-}
-
-/// Powers of ten for [`write_short_decimal`], all exact in `f64`.
-const POW10: [f64; 7] = [1.0, 10.0, 100.0, 1e3, 1e4, 1e5, 1e6];
-
-/// The fast path for the floats logs are full of (prices, durations, ratios): a value
-/// in `[1e-5, 1e9)` with at most six decimals is written as `n / 10^k` with the
-/// smallest such `k`, which is its shortest round-trip form (as `ryu` would print it,
-/// at a fraction of the cost). `n / 10^k == v` in `f64` is exact proof of the round
-/// trip: `n` and `10^k` are exact, and IEEE division rounds correctly, as does parsing.
-/// Returns `false` (nothing written) for every other value.
-#[inline]
-fn write_short_decimal(out: &mut Vec<u8>, v: f64) -> bool {
-    let a = v.abs();
-    if !(1e-5..1e9).contains(&a) {
-        return false;
-    }
-    for (k, &p) in POW10.iter().enumerate() {
-        let n = round_small(a * p);
-        if n / p == a {
-            if v < 0.0 {
-                out.push(b'-');
-            }
-            // One conversion: `n`'s digits, with the point put in before the last `k`.
-            let mut b = itoa::Buffer::new();
-            let digits = b.format(n as u64).as_bytes();
-            if k == 0 {
-                out.extend_from_slice(digits);
-                out.extend_from_slice(b".0");
-            } else if digits.len() > k {
-                let (int, frac) = digits.split_at(digits.len() - k);
-                out.extend_from_slice(int);
-                out.push(b'.');
-                out.extend_from_slice(frac);
-            } else {
-                // Below 1: `0.`, then zeros up to `k` digits.
-                out.extend_from_slice(b"0.");
-                out.extend_from_slice(&b"000000"[..k - digits.len()]);
-                out.extend_from_slice(digits);
-            }
-            return true;
-        }
-    }
-    false
-}
-
-/// `x` rounded to an integer (ties to even), for `0 <= x < 2^52`: adding 2^52 leaves no
-/// bits for a fraction, so the addition itself rounds (in the default rounding mode),
-/// and subtracting it back is exact. Two instructions, where `f64::round` is a call
-/// into a software routine on baseline x86_64 (~23 instructions; it ran twice per
-/// price). Which way a tie goes does not matter to [`write_short_decimal`]: it keeps
-/// `n` only if `n / 10^k` reads back as the value.
-#[inline(always)]
-fn round_small(x: f64) -> f64 {
-    const TWO_52: f64 = 4_503_599_627_370_496.0;
-    debug_assert!((0.0..TWO_52).contains(&x));
-    (x + TWO_52) - TWO_52
 }
 
 /// SWAR (eight bytes at a time): whether any byte of `w` may need escaping, i.e. is
@@ -655,40 +592,17 @@ fn escape<const MODE: u8>(out: &mut Vec<u8>, s: &str) {
 pub(crate) mod test_support {
     use crate::callsite::Callsite;
     use crate::level::Level;
-    use crate::record::ValueEncoder;
-    use crate::record::{view, Encoder, HAS_MESSAGE, HAS_TARGET, INLINE_KEYS, STATIC_MESSAGE};
+    use crate::record::{
+        view, Encoder, FieldValue, ValueEncoder, HAS_MESSAGE, HAS_TARGET, INLINE_KEYS, STATIC_MESSAGE,
+    };
 
     /// A value to put in a test record.
-    #[derive(Clone, Debug)]
-    pub(crate) enum V {
-        Null,
-        Bool(bool),
-        U64(u64),
-        I64(i64),
-        U128(u128),
-        I128(i128),
-        F64(f64),
-        Str(String),
-        Json(String),
-    }
+    pub(crate) type V = FieldValue<String>;
 
-    impl V {
+    impl FieldValue<String> {
+        /// A string value.
         pub(crate) fn s(s: &str) -> V {
-            V::Str(s.to_owned())
-        }
-
-        fn encode(&self, e: &mut ValueEncoder<'_>) {
-            match self {
-                V::Null => e.null(),
-                V::Bool(b) => e.bool(*b),
-                V::U64(v) => e.u64(*v),
-                V::I64(v) => e.i64(*v),
-                V::U128(v) => e.u128(*v),
-                V::I128(v) => e.i128(*v),
-                V::F64(v) => e.f64(*v),
-                V::Str(s) => e.str(s),
-                V::Json(s) => e.json(s),
-            }
+            FieldValue::Str(s.to_owned())
         }
     }
 
@@ -812,59 +726,6 @@ mod tests {
         }
     }
 
-    #[test]
-    fn short_decimals_are_written_as_people_write_them() {
-        for (v, text) in [
-            (1.5, "1.5"),
-            (0.05, "0.05"),
-            (0.1, "0.1"),
-            (1e-5, "0.00001"),
-            (100.0, "100.0"),
-            (-2.25, "-2.25"),
-            (123_456.789, "123456.789"),
-            (100.25, "100.25"),
-            (999_999_999.999_999, "999999999.999999"),
-        ] {
-            let mut out = Vec::new();
-            write_f64(&mut out, v);
-            assert_eq!(std::str::from_utf8(&out).unwrap(), text, "{v:?}");
-        }
-    }
-
-    #[test]
-    fn round_small_rounds_ties_to_even_below_2_pow_52() {
-        let mut rng = fastrand::Rng::with_seed(11);
-        let mut xs = vec![0.0, 0.5, 1.5, 2.5, 0.499_999_999_999_999_94, 1e15 + 0.5, 4_503_599_627_370_495.5];
-        for _ in 0..200_000 {
-            xs.push(rng.f64() * 1e15);
-            xs.push(rng.u64(0..1 << 40) as f64 + 0.5);
-        }
-        for x in xs {
-            assert_eq!(round_small(x).to_bits(), x.round_ties_even().to_bits(), "{x}");
-        }
-    }
-
-    #[test]
-    fn short_decimal_fast_path_round_trips_and_is_never_longer_than_ryu() {
-        let mut rng = fastrand::Rng::with_seed(7);
-        let mut values = vec![1.5, 0.1, 0.3, 100.0, 123.456, -2.25, 1e-5, 999_999_999.999_999, 0.000_01, 42.0];
-        for _ in 0..200_000 {
-            // Short decimals, as prices and durations are, and arbitrary doubles.
-            let digits = rng.u64(0..10_000_000_000);
-            values.push(digits as f64 / [1.0, 10.0, 100.0, 1e3, 1e4, 1e6][rng.usize(0..6)]);
-            values.push(f64::from_bits(rng.u64(..)));
-        }
-        for v in values.into_iter().filter(|v| v.is_finite()) {
-            let mut out = Vec::new();
-            write_f64(&mut out, v);
-            let text = std::str::from_utf8(&out).unwrap();
-            let back: f64 = text.parse().unwrap();
-            assert_eq!(back.to_bits(), v.to_bits(), "{v:?} written as {text}");
-            let ryu_text = ryu::Buffer::new().format_finite(v).to_owned();
-            assert!(text.len() <= ryu_text.len(), "{v:?}: {text} longer than ryu's {ryu_text}");
-            assert!(serde_json::from_str::<serde_json::Value>(text).is_ok(), "{text} is not JSON");
-        }
-    }
     use super::test_support::{callsite_record, message_record, record, render, V};
     use super::*;
     use crate::callsite::Callsite;

@@ -4,6 +4,7 @@
 pub(crate) mod json;
 pub(crate) mod pretty;
 pub(crate) mod time;
+pub(crate) mod value;
 
 /// Keys whose values are written as `"***"` by every renderer (`LOG_REDACT`).
 /// Matching is ASCII case-insensitive on the whole key.

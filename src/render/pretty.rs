@@ -17,6 +17,7 @@
 
 use super::json::{write_str, write_text};
 use super::time::TimestampCache;
+use super::value::{self, Spelling};
 use super::Redactor;
 use crate::level::Level;
 use crate::record::{FieldValue, RecordView};
@@ -133,7 +134,7 @@ struct Line<'o> {
 
 impl Line<'_> {
     #[inline]
-    fn pair(&mut self, key: &str, value: FieldValue<'_>, redact: &Redactor) {
+    fn pair(&mut self, key: &str, value: FieldValue<&str>, redact: &Redactor) {
         let out = &mut *self.out;
         if let Some(width) = self.pad_to.take() {
             out.resize(out.len() + MESSAGE_COLUMNS.saturating_sub(width), b' ');
@@ -162,7 +163,7 @@ impl Line<'_> {
 /// What an `END` record's summary shows.
 struct SpanEnd<'a> {
     span: &'a str,
-    dur_ms: FieldValue<'a>,
+    dur_ms: FieldValue<&'a str>,
     status: &'a str,
 }
 
@@ -279,26 +280,33 @@ fn prefix(s: &str, n: usize) -> &str {
     s.char_indices().nth(n).map_or(s, |(i, _)| &s[..i])
 }
 
-/// A value on the console: numbers, bools and `null` as in JSON (non-finite floats as
-/// `NaN`, `inf`, `-inf`), plain strings bare, other strings quoted and escaped, nested
-/// JSON as text with its control characters escaped.
-fn write_bare_value(out: &mut Vec<u8>, value: FieldValue<'_>) {
-    match value {
-        FieldValue::Null => out.extend_from_slice(b"null"),
-        FieldValue::Bool(true) => out.extend_from_slice(b"true"),
-        FieldValue::Bool(false) => out.extend_from_slice(b"false"),
-        FieldValue::U64(v) => out.extend_from_slice(itoa::Buffer::new().format(v).as_bytes()),
-        FieldValue::I64(v) => out.extend_from_slice(itoa::Buffer::new().format(v).as_bytes()),
-        FieldValue::U128(v) => out.extend_from_slice(itoa::Buffer::new().format(v).as_bytes()),
-        FieldValue::I128(v) => out.extend_from_slice(itoa::Buffer::new().format(v).as_bytes()),
-        FieldValue::F64(v) if v.is_finite() => out.extend_from_slice(ryu::Buffer::new().format_finite(v).as_bytes()),
-        FieldValue::F64(v) if v.is_nan() => out.extend_from_slice(b"NaN"),
-        FieldValue::F64(v) if v > 0.0 => out.extend_from_slice(b"inf"),
-        FieldValue::F64(_) => out.extend_from_slice(b"-inf"),
-        FieldValue::Str(s) if is_bare(s) => out.extend_from_slice(s.as_bytes()),
-        FieldValue::Str(s) => write_str(out, s),
-        FieldValue::Json(j) => write_text(out, j),
+/// The console's spelling of a value: numbers, bools and `null` as in JSON
+/// (non-finite floats as `NaN`, `inf`, `-inf`), plain strings bare, other strings
+/// quoted and escaped, nested JSON as text with its control characters escaped.
+struct Console;
+
+impl Spelling for Console {
+    const NON_FINITE: [&'static [u8]; 3] = [b"NaN", b"inf", b"-inf"];
+
+    #[inline]
+    fn str(out: &mut Vec<u8>, s: &str) {
+        if is_bare(s) {
+            out.extend_from_slice(s.as_bytes());
+        } else {
+            write_str(out, s);
+        }
     }
+
+    #[inline]
+    fn json(out: &mut Vec<u8>, j: &str) {
+        write_text(out, j);
+    }
+}
+
+/// A value on the console, as [`Console`] spells it.
+#[inline]
+fn write_bare_value(out: &mut Vec<u8>, value: FieldValue<&str>) {
+    value::write::<Console>(out, value);
 }
 
 /// Whether `s` can be written without quotes: non-empty, only printable non-space
@@ -435,6 +443,17 @@ mod tests {
             "\n"
         );
         assert!(line.ends_with(expected), "{line}");
+    }
+
+    #[test]
+    fn a_finite_float_has_the_same_digits_on_the_console_as_in_the_json_line() {
+        for f in [1.5, 1.5e-5, 0.1, 100.0, -2.25, 1e16, 1e-7, 123_456.789, f64::MAX] {
+            let mut console = Vec::new();
+            write_bare_value(&mut console, FieldValue::F64(f));
+            let mut json = Vec::new();
+            crate::render::json::write_value(&mut json, FieldValue::F64(f));
+            assert_eq!(console, json, "{f:?}");
+        }
     }
 
     #[test]
