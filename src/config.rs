@@ -212,13 +212,9 @@ impl fmt::Display for ConfigError {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
         match self.kind {
             ConfigErrorKind::Invalid => write!(f, "logkit: invalid {}={:?}: {}", self.var, self.value, self.reason),
-            ConfigErrorKind::Io => {
-                write!(f, "logkit: {} {}={:?}", self.reason, self.var, self.value)?;
-                if let Some(e) = &self.source {
-                    write!(f, ": {e}")?;
-                }
-                Ok(())
-            }
+            // The I/O error itself is `source()`, not part of this message: a caller
+            // printing the chain then shows it once.
+            ConfigErrorKind::Io => write!(f, "logkit: {} {}={:?}", self.reason, self.var, self.value),
             ConfigErrorKind::AlreadyStarted => write!(f, "logkit: {}", self.reason),
         }
     }
@@ -579,5 +575,20 @@ mod tests {
         assert_eq!(e.to_string(), "logkit: invalid LOG_SAMPLE=\"lots\": expected a number from 0 to 1");
         assert_eq!(e.var(), "LOG_SAMPLE");
         assert_eq!(e.value(), "lots");
+    }
+
+    #[test]
+    fn an_io_error_is_the_source_and_not_repeated_in_the_message() {
+        let io = std::io::Error::other("disk on fire");
+        let e = ConfigError::io("LOG_FILE", "x/run.log", "cannot open", io);
+        assert_eq!(e.to_string(), "logkit: cannot open LOG_FILE=\"x/run.log\"");
+        assert_eq!(Error::source(&e).map(|s| s.to_string()).as_deref(), Some("disk on fire"));
+        let mut chain = e.to_string();
+        let mut src = Error::source(&e);
+        while let Some(s) = src {
+            chain = format!("{chain}: {s}");
+            src = s.source();
+        }
+        assert_eq!(chain.matches("disk on fire").count(), 1, "{chain}");
     }
 }

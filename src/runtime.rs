@@ -55,6 +55,19 @@ pub(crate) fn ensure_started() -> &'static Runtime {
     }
 }
 
+/// `e` followed by each error of its `source()` chain, `: `-separated: one stderr line
+/// that says what failed and why.
+fn with_sources(e: &dyn std::error::Error) -> String {
+    let mut line = e.to_string();
+    let mut src = e.source();
+    while let Some(s) = src {
+        line.push_str(": ");
+        line.push_str(&s.to_string());
+        src = s.source();
+    }
+    line
+}
+
 /// The first log call without `init`: bad knobs are reported and replaced by their
 /// defaults, and a file that cannot be opened leaves the console.
 #[cold]
@@ -71,7 +84,7 @@ fn start_lazy() -> &'static Runtime {
         let file = match open_file(&config) {
             Ok(f) => f,
             Err(e) => {
-                eprintln!("{e}; logging to the console only");
+                eprintln!("{}; logging to the console only", with_sources(&e));
                 None
             }
         };

@@ -314,6 +314,7 @@ fn unopenable_log_file_is_an_io_error_from_init_and_console_only_when_lazy() {
             let err = stderr_of(&out);
             let naming = non_empty_lines(&err).into_iter().filter(|l| l.contains("LOG_FILE")).count();
             assert_eq!(naming, 1, "want one line naming LOG_FILE:\n{err}");
+            assert_eq!(err.matches("os error").count(), 1, "the I/O reason, once:\n{err}");
             assert!(err.contains("console only"), "the record should still reach the console:\n{err}");
         }
     }
