@@ -315,7 +315,8 @@ fn parse_switch(v: &str) -> Result<bool, &'static str> {
 }
 
 /// Parses one knob's value as the environment would (`LOG_LEVEL` included): for the
-/// fuzz targets and tests. `Err` is the reason shown to the user.
+/// fuzz targets. `Err` is the reason shown to the user.
+#[cfg(feature = "__fuzz")]
 pub(crate) fn check_knob(name: &str, value: &str) -> Result<(), String> {
     let r = match name {
         "LOG_PROFILE" => parse_profile(value).map(drop),

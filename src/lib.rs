@@ -34,31 +34,73 @@
 #![warn(missing_docs, rust_2018_idioms, unreachable_pub)]
 #![deny(unsafe_op_in_unsafe_fn)]
 
+// Map of the source, bottom layer first. A module imports only from its own layer or
+// the ones before it, never from a later one.
+//
+// 1. Data and algorithms, no shared state:
+//    callsite    per-call-site static metadata (level, target, keys, the gate's cache)
+//    clock       a raw monotonic reading at the call site, wall time in the writer
+//    config      `Config`, the `LOG_*` knobs, `ConfigError`
+//    id          `TraceId`, `SpanId`, W3C `traceparent`
+//    keys        the keys logkit writes itself
+//    level       `Level`, filters, `LOG_LEVEL` directives
+//    pad         cache-line padding
+//    record      the compact record format: encode, `ValueEncoder`, `FieldValue`, view
+//    render      compact records to JSON lines and pretty console lines
+//    sink        the JSONL file (batch, rotate, follow, failures) and the console
+//    span_state  what an open span was told (`Span::record`, `fail`)
+//    value       `Value`: how a Rust value is copied into a record
+// 2. Each owns one piece of shared state:
+//    filter      the gate: level floor, directives, sampling
+//    frontend    per-thread buffers and the ring to the writer
+//    context     the current work unit: trace id, open spans, bound keys
+// 3. span        `span!`, `#[capture]`, `END` records, `exc_info`
+//    log_bridge  the `log` facade's records, into the same gate and path
+// 4. writer      the writer thread: collect, render, write the sinks, report
+// 5. runtime     the started pipeline, and the only module that starts it (lazily
+//                or by `init`); `flush`, `set_level`, the exit and panic hooks
+// 6. macros and `__private`: the call sites. `__private` starts `runtime` on its cold
+//    paths, so the hot path is the gate and one call.
+//
+// A record's path: macro -> `__private::enabled` (filter) -> `__private::log` encodes
+// into this thread's buffer (frontend, record::encode) -> ring -> writer
+// (record::view, render) -> sink.
+
 mod callsite;
 mod clock;
 mod config;
-mod context;
-mod filter;
-mod frontend;
 mod id;
 mod keys;
 mod level;
-#[cfg(feature = "log")]
-mod log_bridge;
-mod macros;
 mod pad;
 mod record;
 mod render;
-mod runtime;
 mod sink;
-mod span;
 mod span_state;
 mod value;
+
+mod context;
+mod filter;
+mod frontend;
+
+#[cfg(feature = "log")]
+mod log_bridge;
+mod span;
+
 mod writer;
+
+mod runtime;
+
+mod macros;
 
 #[doc(hidden)]
 #[path = "private.rs"]
 pub mod __private;
+
+#[cfg(feature = "__fuzz")]
+#[doc(hidden)]
+#[path = "fuzz_api.rs"]
+pub mod __fuzz;
 
 pub use crate::config::{
     Config, ConfigError, ConfigErrorKind, Console, Fsync, Overflow, Profile, DEFAULT_BACKUPS, DEFAULT_BUFFER,

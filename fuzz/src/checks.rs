@@ -4,7 +4,7 @@
 
 use std::fmt;
 
-use logkit::__private::fuzz::{check_knob, parse_directives, render, FieldValue};
+use logkit::__fuzz::{check_knob, parse_directives, render, FieldValue};
 use logkit::{SpanId, TraceId, TraceParent, MAX_VALUE_BYTES};
 use serde::de::{Deserialize, Deserializer, MapAccess, Visitor};
 use serde_json::value::RawValue;

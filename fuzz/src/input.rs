@@ -45,7 +45,7 @@
 use std::fmt;
 
 use arbitrary::{Arbitrary, Unstructured};
-use logkit::__private::fuzz::FieldValue;
+use logkit::__fuzz::FieldValue;
 
 /// Raw inputs longer than this are rejected before decoding (libFuzzer's default
 /// `-max_len` is 4096; this only bounds what a regression file or `-max_len` can ask).
@@ -617,7 +617,7 @@ impl fmt::Debug for RecordInput {
     /// A Rust reproducer: the call to logkit's fuzz entry point (check its output with
     /// `logkit_fuzz::checks::json_record`).
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        writeln!(f, "// use logkit::__private::fuzz::{{render, FieldValue}};")?;
+        writeln!(f, "// use logkit::__fuzz::{{render, FieldValue}};")?;
         writeln!(f, "render(")?;
         writeln!(f, "    {},", self.timestamp_ns)?;
         writeln!(f, "    &{:?},", self.target)?;
@@ -682,7 +682,7 @@ macro_rules! text_input {
 text_input!(
     /// The `directives` target's input: a `LOG_LEVEL` value.
     DirectivesInput,
-    "logkit::__private::fuzz::parse_directives({:?})"
+    "logkit::__fuzz::parse_directives({:?})"
 );
 text_input!(
     /// The `trace_ids` target's input: given to `TraceId::parse`, `SpanId::parse` and
@@ -694,7 +694,7 @@ text_input!(
     /// The `env_knobs` target's input: a value given to every knob; also split at the
     /// first NUL into an arbitrary name and value.
     KnobInput,
-    "logkit::__private::fuzz::check_knob(/* every knob */, {:?})"
+    "logkit::__fuzz::check_knob(/* every knob */, {:?})"
 );
 
 #[cfg(test)]

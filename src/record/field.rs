@@ -8,6 +8,7 @@
 //! [`Value`](crate::Value) impls write. One enum, generic over how its strings are held,
 //! so a new kind of value is added in one place.
 
+#[cfg(any(test, feature = "__fuzz"))]
 use super::ValueEncoder;
 
 /// One field value: what a [`ValueEncoder`] stores, decoded.
@@ -15,6 +16,7 @@ use super::ValueEncoder;
 /// `S` holds a string: `&str` when read out of a record, an owned string when a record is
 /// built from it.
 #[derive(Clone, Copy, Debug, PartialEq)]
+#[cfg_attr(not(feature = "__fuzz"), allow(unreachable_pub))]
 pub enum FieldValue<S> {
     /// `null`.
     Null,
@@ -37,6 +39,10 @@ pub enum FieldValue<S> {
     Json(S),
 }
 
+// Records are built from a `FieldValue` only by tests and the fuzz entry points; the
+// writer only reads them.
+#[cfg(any(test, feature = "__fuzz"))]
+#[cfg_attr(not(feature = "__fuzz"), allow(unreachable_pub))]
 impl<S> FieldValue<S> {
     /// The same value with its string (if any) mapped by `f`.
     #[inline]
@@ -55,6 +61,8 @@ impl<S> FieldValue<S> {
     }
 }
 
+#[cfg(any(test, feature = "__fuzz"))]
+#[cfg_attr(not(feature = "__fuzz"), allow(unreachable_pub))]
 impl<S: AsRef<str>> FieldValue<S> {
     /// The value borrowing its string.
     #[inline]

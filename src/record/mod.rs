@@ -24,6 +24,8 @@ pub(crate) mod value_encoder;
 pub(crate) mod view;
 
 pub(crate) use self::encode::Encoder;
+// Public only through `__fuzz` (the fuzz targets build records from it).
+#[cfg_attr(not(feature = "__fuzz"), allow(unreachable_pub))]
 pub use self::field::FieldValue;
 pub use self::value_encoder::ValueEncoder;
 pub(crate) use self::view::RecordView;
