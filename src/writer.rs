@@ -2,7 +2,8 @@
 //!
 //! One loop of named steps (after Quill's backend):
 //! 1. **collect**: drain the ring; every tick (or when a flush is asked for) steal
-//!    partly filled buffers from the producers' slots;
+//!    partly filled buffers from the producers' slots (the slot protocol's writer
+//!    half, [`Collector`]);
 //! 2. **process**: render each record as a JSON line for the file (and the `prod`
 //!    console) or a pretty line for the `dev` console, then write each sink once (the
 //!    file's write, and the `LOG_FSYNC` policy's sync, go to the file thread:
@@ -15,13 +16,14 @@
 //!    and a busy one never makes a producer enter the kernel.
 
 use std::sync::atomic::{AtomicBool, AtomicU64, Ordering};
-use std::sync::{Arc, Condvar, Mutex};
+use std::sync::{Condvar, Mutex};
 use std::time::{Duration, Instant};
 
 use crate::callsite::Callsite;
 use crate::clock;
 use crate::config::{Console, Fsync, Profile};
-use crate::frontend::{Frontend, Slot, WriterEnds, BUFFER_CAPACITY};
+use crate::frontend::collect::Collector;
+use crate::frontend::{Frontend, WriterEnds};
 use crate::level::Level;
 use crate::record::{view, Encoder};
 use crate::render::time::TimestampCache;
@@ -30,11 +32,6 @@ use crate::sink::console::{ConsoleSink, Stream};
 use crate::sink::file::FileSink;
 use crate::sink::file_thread::FileThread;
 
-/// How often partly filled producer buffers are stolen while logging is active.
-const STEAL_INTERVAL: Duration = Duration::from_millis(1);
-/// The longest a record waits in a busy thread's buffer before the writer steals it
-/// (an idle thread's buffer is stolen at the next tick).
-const MAX_PENDING_MS: u64 = 10;
 /// Park time right after activity.
 const ACTIVE_WAIT: Duration = Duration::from_millis(1);
 /// Park time once idle for a while: bounds the idle CPU cost and how long a lone
@@ -44,13 +41,6 @@ const IDLE_WAIT: Duration = Duration::from_millis(20);
 const ACTIVE_WINDOW: Duration = Duration::from_millis(200);
 /// Rendered bytes worth handing to an idle file thread in the middle of a pass.
 const FEED_BYTES: usize = 64 << 10;
-/// How long a new flush waits, draining the ring, for a producer that holds its slot
-/// lock before it goes on with the other slots. A record takes well under a
-/// microsecond; an owner still holding its lock after this is in a slow `Display` impl,
-/// and the flush stays pending, retried on every pass, until the owner lets go (the
-/// caller of `flush()` waits for it at most its own timeout).
-const FLUSH_SLOT_WAIT: Duration = Duration::from_millis(2);
-
 /// Set once the process is exiting (by the exit hook, before its last flush): that
 /// flush also finishes the file sink, reporting what a failing disk kept from being
 /// written.
@@ -132,7 +122,8 @@ static LOST_CS: Callsite = Callsite::new(Level::Warn, "logkit", file!(), line!()
 pub(crate) struct Writer {
     frontend: &'static Frontend,
     flush: &'static FlushState,
-    ends: WriterEnds,
+    /// The writer's half of the slot protocol: the ring, steals, the flush's slots.
+    collector: Collector,
     /// The file sink, whose system calls run on the `logkit-file` thread.
     file: Option<FileThread>,
     console: Option<ConsoleSink>,
@@ -147,16 +138,9 @@ pub(crate) struct Writer {
     /// Rendered console lines (`dev`).
     console_out: Vec<u8>,
     file_records: u64,
-    batches: Vec<Vec<u8>>,
-    slots: Vec<Arc<Slot>>,
-    /// The newest flush request seen, and the slots it still has to collect: their
-    /// owners were inside a log call when it came (see [`FLUSH_SLOT_WAIT`]).
+    /// The newest flush request seen.
     flush_target: u64,
-    flush_wait: Vec<Arc<Slot>>,
-    spare: Vec<Vec<u8>>,
     scratch: Vec<u8>,
-    last_steal: Instant,
-    started: Instant,
     last_activity: Instant,
     unsynced_since: Option<Instant>,
     /// Buffers in the pool may still be untouched (see `Frontend::prefault_one`).
@@ -190,7 +174,7 @@ impl Writer {
         Writer {
             frontend,
             flush,
-            ends,
+            collector: Collector::new(frontend, ends),
             file: cfg.file.map(FileThread::start),
             console,
             pretty: cfg.profile == Profile::Dev,
@@ -202,14 +186,8 @@ impl Writer {
             file_out: Vec::with_capacity(1 << 20),
             console_out: Vec::with_capacity(1 << 16),
             file_records: 0,
-            batches: Vec::new(),
-            slots: Vec::new(),
             flush_target: 0,
-            flush_wait: Vec::new(),
-            spare: Vec::new(),
             scratch: Vec::with_capacity(256),
-            last_steal: now,
-            started: now,
             last_activity: now,
             unsynced_since: None,
             prefaulting: true,
@@ -229,10 +207,11 @@ impl Writer {
                     // What was being processed is dropped, and counted: it is reported
                     // as `logkit.lost` with the next pass.
                     let pending: u64 =
-                        self.batches.iter().map(|b| view::records(b).count() as u64).sum::<u64>() + self.file_records;
+                        self.collector.batches.iter().map(|b| view::records(b).count() as u64).sum::<u64>()
+                            + self.file_records;
                     eprintln!("logkit: internal error in the writer thread; {pending} records dropped; continuing");
                     self.frontend.orphaned.fetch_add(pending, Ordering::Relaxed);
-                    self.batches.clear();
+                    self.collector.batches.clear();
                     self.file_out.clear();
                     self.file_records = 0;
                     self.console_out.clear();
@@ -250,14 +229,13 @@ impl Writer {
             self.flush_target = flush_ticket;
         }
         let now = Instant::now();
-        let steal = new_flush || now.duration_since(self.last_steal) >= STEAL_INTERVAL;
-        self.collect(steal, new_flush);
-        if steal {
-            self.last_steal = now;
-        }
+        // Step 1: collect.
+        self.collector.collect(now, new_flush);
+        let waiting = self.collector.flush_waiting_for();
+        self.flush.waiting_for.store(waiting as u64, Ordering::Relaxed);
         // A flush completes once every slot it had to collect was collected.
-        let flushing = self.flush_wait.is_empty() && self.flush_target > self.flush_done();
-        let busy = !self.batches.is_empty();
+        let flushing = waiting == 0 && self.flush_target > self.flush_done();
+        let busy = !self.collector.batches.is_empty();
         if busy {
             self.process();
             self.last_activity = now;
@@ -282,108 +260,17 @@ impl Writer {
         }
     }
 
-    /// Step 1: drain the ring, and steal from slots when `steal`. A new flush
-    /// (`new_flush`) takes every slot; one whose owner is inside a log call and holds
-    /// records is kept in `flush_wait` and tried again on every pass until it is taken.
-    fn collect(&mut self, steal: bool, new_flush: bool) {
-        self.drain_ring();
-        if new_flush {
-            self.flush_wait.clear();
-        } else if !self.flush_wait.is_empty() {
-            let mut waiting = std::mem::take(&mut self.flush_wait);
-            waiting.retain(|slot| !self.take_for_flush(slot));
-            self.flush_wait = waiting;
-        }
-        if steal {
-            self.frontend.slots(&mut self.slots);
-            for i in 0..self.slots.len() {
-                let slot = self.slots[i].clone();
-                if new_flush {
-                    if !self.take_for_flush(&slot) {
-                        self.flush_wait.push(slot);
-                    }
-                    continue;
-                }
-                if !slot.should_steal(self.ms_since_start(), MAX_PENDING_MS) {
-                    continue;
-                }
-                let guard = slot.try_lock();
-                if let Some(guard) = guard {
-                    self.steal(&slot, guard);
-                }
-            }
-            self.slots.clear();
-        }
-        self.flush.waiting_for.store(self.flush_wait.len() as u64, Ordering::Relaxed);
-    }
-
-    /// For a flush: takes the slot's buffer, waiting a little for its owner. Returns
-    /// `false` if the owner still holds the lock and has records appended (`dirty`); a
-    /// locked slot that is not dirty holds only the record being logged, which is not
-    /// "logged before the flush".
-    fn take_for_flush(&mut self, slot: &Arc<Slot>) -> bool {
-        match self.lock_for_flush(slot) {
-            Some(guard) => {
-                self.steal(slot, guard);
-                true
-            }
-            None => !slot.is_dirty(),
-        }
-    }
-
-    /// Moves what a locked slot holds into the batches.
-    fn steal(&mut self, slot: &Slot, mut guard: crate::frontend::SlotGuard<'_>) {
-        // Anything this thread handed to the ring before we took its lock must be
-        // written before what is still in its buffer.
-        self.drain_ring();
-        let inner = guard.inner();
-        if !inner.buf.is_empty() {
-            let fresh = self.spare.pop().unwrap_or_else(crate::frontend::touched_buffer);
-            let full = std::mem::replace(&mut inner.buf, fresh);
-            inner.records = 0;
-            self.batches.push(full);
-        }
-        guard.clear_dirty();
-        slot.stolen();
-    }
-
-    fn ms_since_start(&self) -> u64 {
-        self.started.elapsed().as_millis() as u64 + 1
-    }
-
-    fn drain_ring(&mut self) {
-        while let Ok(b) = self.ends.ring_rx.try_recv() {
-            self.batches.push(b);
-        }
-    }
-
-    /// Waits (bounded) for a producer to release its slot, draining the ring
-    /// meanwhile so that a producer blocked on a full ring can finish.
-    fn lock_for_flush<'s>(&mut self, slot: &'s Slot) -> Option<crate::frontend::SlotGuard<'s>> {
-        let deadline = Instant::now() + FLUSH_SLOT_WAIT;
-        loop {
-            if let Some(g) = slot.try_lock() {
-                return Some(g);
-            }
-            self.drain_ring();
-            if Instant::now() >= deadline {
-                return None;
-            }
-            std::thread::yield_now();
-        }
-    }
-
     /// Step 2: render every collected record.
     fn process(&mut self) {
-        let mut batches = std::mem::take(&mut self.batches);
+        let mut batches = std::mem::take(&mut self.collector.batches);
         for buf in batches.drain(..) {
             for rec in view::records(&buf) {
                 self.render(rec);
             }
-            self.recycle(buf);
+            self.collector.recycle(buf);
             self.feed_file_thread();
         }
-        self.batches = batches;
+        self.collector.batches = batches;
     }
 
     /// Mid-pass, after each batch: if the file thread is idle, it gets what is rendered
@@ -431,18 +318,6 @@ impl Writer {
                 self.console.as_ref().is_some_and(ConsoleSink::color),
                 &mut self.ts,
             );
-        }
-    }
-
-    fn recycle(&mut self, mut buf: Vec<u8>) {
-        buf.clear();
-        if buf.capacity() > 4 * BUFFER_CAPACITY {
-            buf = crate::frontend::touched_buffer();
-        }
-        if self.spare.len() < 4 {
-            self.spare.push(buf);
-        } else {
-            self.frontend.recycle(buf);
         }
     }
 

@@ -1,0 +1,171 @@
+//! The writer's half of the slot protocol: drain the ring, steal partly filled
+//! buffers from the slots, take every slot for a flush, and recycle emptied buffers.
+//!
+//! Every buffer of a thread reaches [`Collector::batches`] in the order it was filled:
+//! the ring is drained *after* a slot is locked and *before* its buffer is taken (see
+//! the protocol in `frontend/mod.rs`; `loom.rs` checks it). Owned by the writer thread.
+
+use std::sync::Arc;
+use std::time::{Duration, Instant};
+
+use crossbeam_channel::Receiver;
+
+use super::{touched_buffer, Frontend, Slot, SlotGuard, WriterEnds, BUFFER_CAPACITY};
+
+/// How often partly filled producer buffers are stolen while logging is active.
+const STEAL_INTERVAL: Duration = Duration::from_millis(1);
+/// The longest a record waits in a busy thread's buffer before the writer steals it
+/// (an idle thread's buffer is stolen at the next tick).
+const MAX_PENDING_MS: u64 = 10;
+/// How long a new flush waits, draining the ring, for a producer that holds its slot
+/// lock before it goes on with the other slots. A record takes well under a
+/// microsecond; an owner still holding its lock after this is in a slow `Display` impl,
+/// and the flush stays pending, retried on every pass, until the owner lets go (the
+/// caller of `flush()` waits for it at most its own timeout).
+const FLUSH_SLOT_WAIT: Duration = Duration::from_millis(2);
+
+/// What the writer has collected, and how it collects.
+pub(crate) struct Collector {
+    frontend: &'static Frontend,
+    ring_rx: Receiver<Vec<u8>>,
+    /// Collected buffers, oldest first: the writer renders them in this order.
+    pub(crate) batches: Vec<Vec<u8>>,
+    slots: Vec<Arc<Slot>>,
+    /// Slots the pending flush still has to take.
+    flush_wait: Vec<Arc<Slot>>,
+    /// Emptied buffers kept for the next steals.
+    spare: Vec<Vec<u8>>,
+    last_steal: Instant,
+    started: Instant,
+}
+
+impl Collector {
+    pub(crate) fn new(frontend: &'static Frontend, ends: WriterEnds) -> Collector {
+        let now = Instant::now();
+        Collector {
+            frontend,
+            ring_rx: ends.ring_rx,
+            batches: Vec::new(),
+            slots: Vec::new(),
+            flush_wait: Vec::new(),
+            spare: Vec::new(),
+            last_steal: now,
+            started: now,
+        }
+    }
+
+    /// The writer's step 1: drain the ring, and steal from the slots every
+    /// [`STEAL_INTERVAL`] (at `now`). A new flush (`new_flush`) takes every slot; one
+    /// whose owner is inside a log call and holds records is kept in `flush_wait` and
+    /// tried again on every pass until it is taken.
+    pub(crate) fn collect(&mut self, now: Instant, new_flush: bool) {
+        let steal = new_flush || now.duration_since(self.last_steal) >= STEAL_INTERVAL;
+        if steal {
+            self.last_steal = now;
+        }
+        self.drain_ring();
+        if new_flush {
+            self.flush_wait.clear();
+        } else if !self.flush_wait.is_empty() {
+            let mut waiting = std::mem::take(&mut self.flush_wait);
+            waiting.retain(|slot| !self.take_for_flush(slot));
+            self.flush_wait = waiting;
+        }
+        if steal {
+            self.frontend.slots(&mut self.slots);
+            for i in 0..self.slots.len() {
+                let slot = self.slots[i].clone();
+                if new_flush {
+                    if !self.take_for_flush(&slot) {
+                        self.flush_wait.push(slot);
+                    }
+                    continue;
+                }
+                if !slot.should_steal(self.ms_since_start(), MAX_PENDING_MS) {
+                    continue;
+                }
+                let guard = slot.try_lock();
+                if let Some(guard) = guard {
+                    self.steal(&slot, guard);
+                }
+            }
+            self.slots.clear();
+        }
+    }
+
+    /// Slots the pending flush still has to collect: their owners were inside a log
+    /// call when it came (see [`FLUSH_SLOT_WAIT`]).
+    pub(crate) fn flush_waiting_for(&self) -> usize {
+        self.flush_wait.len()
+    }
+
+    /// For a flush: takes the slot's buffer, waiting a little for its owner. Returns
+    /// `false` if the owner still holds the lock and has records appended (`dirty`); a
+    /// locked slot that is not dirty holds only the record being logged, which is not
+    /// "logged before the flush".
+    fn take_for_flush(&mut self, slot: &Arc<Slot>) -> bool {
+        match self.lock_for_flush(slot) {
+            Some(guard) => {
+                self.steal(slot, guard);
+                true
+            }
+            None => !slot.is_dirty(),
+        }
+    }
+
+    /// Moves what a locked slot holds into the batches.
+    fn steal(&mut self, slot: &Slot, mut guard: SlotGuard<'_>) {
+        // Anything this thread handed to the ring before we took its lock must be
+        // written before what is still in its buffer.
+        self.drain_ring();
+        let inner = guard.inner();
+        if !inner.buf.is_empty() {
+            let fresh = self.spare.pop().unwrap_or_else(touched_buffer);
+            let full = std::mem::replace(&mut inner.buf, fresh);
+            inner.records = 0;
+            self.batches.push(full);
+        }
+        guard.clear_dirty();
+        slot.stolen();
+    }
+
+    fn ms_since_start(&self) -> u64 {
+        self.started.elapsed().as_millis() as u64 + 1
+    }
+
+    fn drain_ring(&mut self) {
+        while let Ok(b) = self.ring_rx.try_recv() {
+            self.batches.push(b);
+        }
+    }
+
+    /// Waits (bounded) for a producer to release its slot, draining the ring
+    /// meanwhile so that a producer blocked on a full ring can finish.
+    fn lock_for_flush<'s>(&mut self, slot: &'s Slot) -> Option<SlotGuard<'s>> {
+        let deadline = Instant::now() + FLUSH_SLOT_WAIT;
+        loop {
+            if let Some(g) = slot.try_lock() {
+                return Some(g);
+            }
+            self.drain_ring();
+            if Instant::now() >= deadline {
+                return None;
+            }
+            std::thread::yield_now();
+        }
+    }
+
+    /// Returns a rendered buffer: kept for the next steals (up to 4), else to the
+    /// producers' pool.
+    pub(crate) fn recycle(&mut self, mut buf: Vec<u8>) {
+        buf.clear();
+        if buf.capacity() > 4 * BUFFER_CAPACITY {
+            buf = touched_buffer();
+        }
+        if self.spare.len() < 4 {
+            self.spare.push(buf);
+        } else {
+            self.frontend.recycle(buf);
+        }
+    }
+}

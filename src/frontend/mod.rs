@@ -1,0 +1,524 @@
+//! The producer side: per-thread record buffers and their hand-off to the writer.
+//!
+//! Each thread appends records to its own preallocated buffer (a [`Slot`]). A buffer
+//! goes onto the bounded ring (a crossbeam `array` channel) when it holds a batch's
+//! worth of records or bytes; the writer thread also *steals* a partly filled buffer
+//! once its thread pauses (or after 10 ms), so a thread that logs once and then sleeps
+//! is written promptly. Emptied buffers come back through a last-in-first-out pool of
+//! pre-faulted buffers, so in steady state nothing allocates.
+//!
+//! A producer never enters the kernel while the ring has room: it does not wake the
+//! writer per record (the writer polls on a timer); only a full ring (block mode) or
+//! `flush()` unparks it.
+//!
+//! ## The slot lock and per-thread order
+//! A slot's buffer is guarded by a one-word spin lock taken by its owner for each
+//! record and by the writer to steal. The owner hands a full buffer to the ring while
+//! still holding the lock, and the writer drains the ring *after* locking a slot and
+//! *before* taking its buffer, so every buffer of a thread reaches the writer in the
+//! order it was filled. The writer only `try_lock`s during periodic steals, so an
+//! owner blocked on a full ring (holding its lock) never deadlocks the writer.
+//!
+//! The protocol lives in this directory: the slot and its lock in `slot.rs`, the
+//! owner's half (`Frontend::write`, `hand_off`, `retire`) here, the writer's half
+//! (drain, steal, flush, recycle) in `collect.rs`, and the loom model of both in
+//! `loom.rs`.
+
+use std::cell::{Cell, OnceCell, RefCell};
+use std::sync::atomic::{AtomicU64, Ordering};
+use std::sync::{Arc, Mutex, OnceLock};
+use std::thread::Thread;
+
+use crossbeam_channel::{Receiver, Sender, TrySendError};
+
+use crate::config::Overflow;
+use crate::pad::CachePadded;
+
+pub(crate) mod collect;
+#[cfg(all(test, loom))]
+mod loom;
+mod slot;
+
+pub(crate) use self::slot::{Slot, SlotGuard, SlotInner};
+
+/// Bytes after which a thread's buffer is handed off.
+pub(crate) const BATCH_BYTES: usize = 64 * 1024;
+/// Headroom so a typical record never makes a full-size buffer reallocate.
+pub(crate) const BUFFER_SLACK: usize = 4 * 1024;
+/// Capacity of a fresh buffer.
+pub(crate) const BUFFER_CAPACITY: usize = BATCH_BYTES + BUFFER_SLACK;
+/// Buffers pre-faulted when logkit starts.
+const PREFILLED_BUFFERS: usize = 8;
+
+/// A buffer of [`BUFFER_CAPACITY`] whose pages are already faulted in, so the thread
+/// that first writes into it does not take a page fault per 4 KiB (~1 µs each on this
+/// VM: they were the p99.9 of a log call).
+// Not `vec![0; n]`: that is `calloc`, whose fresh pages stay untouched until written.
+#[allow(clippy::slow_vector_initialization)]
+pub(crate) fn touched_buffer() -> Vec<u8> {
+    let mut v = Vec::with_capacity(BUFFER_CAPACITY);
+    v.resize(BUFFER_CAPACITY, 0);
+    v.clear();
+    v
+}
+
+/// Writes a byte into each of a buffer's first four cache lines: a buffer from the pool
+/// was last read by the writer on the other core, so its lines are not in this core's
+/// cache, and the record after a hand-off paid for fetching them. Written here, in the
+/// call that hands off (the core retires the stores in the background), they are warm
+/// for it: in the tail probe (8 alternating runs, PERF.md "The tail"), the median share
+/// of those records taking over 150 ns fell from 4.5 % to 1.7 %.
+#[inline]
+fn warm_first_lines(buf: &mut Vec<u8>) {
+    for line in buf.spare_capacity_mut().chunks_mut(64).take(4) {
+        line[0].write(0);
+    }
+}
+
+/// What producers share with the writer.
+pub(crate) struct Frontend {
+    ring_tx: Sender<Vec<u8>>,
+    /// Emptied buffers, last in first out: the next hand-off gets the buffer that was
+    /// returned last, whose pages and TLB entries are the most likely to be warm. (A
+    /// FIFO cycles a thread through every buffer in the pool, and on this VM a TLB miss
+    /// on each new page was a visible share of the tail.) Hand-offs are rare (one per
+    /// batch), so the uncontended lock costs nothing measurable.
+    ///
+    /// What the writer locks or swaps is padded ([`CachePadded`]): the fields a log call
+    /// reads (`batch_records`, `overflow`, `ring_tx`) must not share a line with them.
+    pool: CachePadded<Mutex<Pool>>,
+    pool_limit: usize,
+    slots: CachePadded<Mutex<Vec<Arc<Slot>>>>,
+    overflow: Overflow,
+    batch_records: u32,
+    /// Records dropped under `LOG_OVERFLOW=drop` since the writer last reported.
+    pub(crate) dropped: CachePadded<AtomicU64>,
+    /// Records that could not be handed off because the writer is gone.
+    pub(crate) orphaned: CachePadded<AtomicU64>,
+    writer: OnceLock<Thread>,
+}
+
+/// The stack of emptied buffers. Its bottom `untouched` buffers were allocated but never
+/// written: their pages are not mapped yet. The writer pre-faults them in the background
+/// ([`Frontend::prefault_one`]) so that a producer reaching deep into the pool during a
+/// burst does not take a page fault per 4 KiB (1–7 µs each on this VM).
+struct Pool {
+    bufs: Vec<Vec<u8>>,
+    untouched: usize,
+}
+
+/// The writer's end of the ring.
+pub(crate) struct WriterEnds {
+    pub(crate) ring_rx: Receiver<Vec<u8>>,
+}
+
+/// The process's frontend: installed once, when logkit starts (by `runtime`, the one
+/// module that starts it). Log calls, spans and the bridges write through it.
+static GLOBAL: OnceLock<Frontend> = OnceLock::new();
+
+/// The process's frontend; `None` until logkit starts.
+#[inline]
+pub(crate) fn get() -> Option<&'static Frontend> {
+    GLOBAL.get()
+}
+
+/// Installs the process's frontend and returns it; a second call keeps the first.
+pub(crate) fn install(fe: Frontend) -> &'static Frontend {
+    GLOBAL.get_or_init(|| fe)
+}
+
+/// Splits a capacity in records into (records per batch, batches in the ring).
+pub(crate) fn geometry(buffer_records: usize) -> (u32, usize) {
+    let per_batch = (buffer_records / 16).clamp(1, 512);
+    let batches = (buffer_records / per_batch).max(1);
+    (per_batch as u32, batches)
+}
+
+impl Frontend {
+    pub(crate) fn new(buffer_records: usize, overflow: Overflow) -> (Frontend, WriterEnds) {
+        let (batch_records, batches) = geometry(buffer_records);
+        let (ring_tx, ring_rx) = crossbeam_channel::bounded(batches);
+        // Buffers in flight at the peak: a full ring, as many again being rendered by
+        // the writer, and one per thread. The pool keeps every buffer that ever
+        // existed (up to a bound), so once a burst has been seen no later hand-off
+        // allocates.
+        // The top of the stack (the end) is pre-faulted now: those are the buffers a
+        // steady logger cycles through. The writer pre-faults the rest soon after start.
+        let total = 2 * batches + 8;
+        let touched = PREFILLED_BUFFERS.min(total);
+        let bufs: Vec<Vec<u8>> = (0..total)
+            .map(|i| if i + touched >= total { touched_buffer() } else { Vec::with_capacity(BUFFER_CAPACITY) })
+            .collect();
+        let fe = Frontend {
+            ring_tx,
+            pool: CachePadded(Mutex::new(Pool { bufs, untouched: total - touched })),
+            pool_limit: 4 * batches + 64,
+            slots: CachePadded(Mutex::new(Vec::new())),
+            overflow,
+            batch_records,
+            dropped: CachePadded(AtomicU64::new(0)),
+            orphaned: CachePadded(AtomicU64::new(0)),
+            writer: OnceLock::new(),
+        };
+        (fe, WriterEnds { ring_rx })
+    }
+
+    pub(crate) fn set_writer(&self, t: Thread) {
+        let _ = self.writer.set(t);
+    }
+
+    #[inline]
+    pub(crate) fn wake_writer(&self) {
+        if let Some(t) = self.writer.get() {
+            t.unpark();
+        }
+    }
+
+    /// A snapshot of the registered slots, pruning those whose thread has exited and
+    /// whose buffer is empty.
+    pub(crate) fn slots(&self, out: &mut Vec<Arc<Slot>>) {
+        out.clear();
+        let mut slots = match self.slots.lock() {
+            Ok(s) => s,
+            Err(p) => p.into_inner(),
+        };
+        // `strong_count` is a relaxed load: the fence orders the `dirty` load after
+        // it, pairing with the release decrement of the exiting thread's `Arc`, so a
+        // slot is never pruned with records its thread wrote just before exiting.
+        slots.retain(|s| {
+            Arc::strong_count(s) > 1 || {
+                std::sync::atomic::fence(Ordering::Acquire);
+                s.is_dirty()
+            }
+        });
+        out.extend(slots.iter().cloned());
+    }
+
+    #[cold]
+    fn register(&self) -> Arc<Slot> {
+        let slot = Arc::new(Slot::new(touched_buffer()));
+        match self.slots.lock() {
+            Ok(mut s) => s.push(slot.clone()),
+            Err(p) => p.into_inner().push(slot.clone()),
+        }
+        slot
+    }
+
+    #[inline]
+    fn fresh_buffer(&self) -> Vec<u8> {
+        let mut pool = match self.pool.lock() {
+            Ok(p) => p,
+            Err(p) => p.into_inner(),
+        };
+        let recycled = pool.bufs.pop();
+        pool.untouched = pool.untouched.min(pool.bufs.len());
+        drop(pool);
+        recycled.unwrap_or_else(|| Vec::with_capacity(BUFFER_CAPACITY))
+    }
+
+    /// Replaces one never-written buffer at the bottom of the pool by a pre-faulted one.
+    /// The pages are touched outside the lock. Returns whether any untouched buffer is
+    /// left. Called by the writer when it has nothing else to do.
+    #[cold]
+    pub(crate) fn prefault_one(&self) -> bool {
+        let lock = || match self.pool.lock() {
+            Ok(p) => p,
+            Err(p) => p.into_inner(),
+        };
+        if lock().untouched == 0 {
+            return false;
+        }
+        let fresh = touched_buffer();
+        let mut pool = lock();
+        let Some(i) = pool.untouched.checked_sub(1) else { return false };
+        pool.untouched = i;
+        let old = std::mem::replace(&mut pool.bufs[i], fresh);
+        let more = i > 0;
+        drop(pool);
+        drop(old);
+        more
+    }
+
+    /// The writer returns an emptied buffer.
+    pub(crate) fn recycle(&self, buf: Vec<u8>) {
+        let mut pool = match self.pool.lock() {
+            Ok(p) => p,
+            Err(p) => p.into_inner(),
+        };
+        if pool.bufs.len() < self.pool_limit {
+            pool.bufs.push(buf);
+        }
+    }
+
+    #[inline]
+    fn is_full(&self, inner: &SlotInner) -> bool {
+        inner.buf.len() >= BATCH_BYTES || inner.records >= self.batch_records
+    }
+
+    /// Appends one record to the calling thread's buffer. `encode` appends exactly one
+    /// record to the buffer it is given.
+    #[inline]
+    pub(crate) fn write(&'static self, encode: &mut dyn FnMut(&mut Vec<u8>)) {
+        let done = LOCAL.try_with(|local| {
+            if local.busy.get() {
+                // Re-entered from a `Display` impl of this thread's record: the record
+                // goes to the side buffer, which follows the outer record into the
+                // thread's buffer, so the thread's order is kept (outer, then inner).
+                return match local.side.try_borrow_mut() {
+                    Ok(mut side) => {
+                        encode(&mut side);
+                        local.side_records.set(local.side_records.get() + 1);
+                        true
+                    }
+                    Err(_) => false, // deeper re-entrancy: a buffer of its own
+                };
+            }
+            let slot = local.slot.get_or_init(|| self.register());
+            local.busy.set(true);
+            let _busy = BusyReset(&local.busy);
+            local.clear_side(); // leftovers of an outer record that panicked
+            let mut guard = slot.lock();
+            let inner = guard.inner();
+            if self.is_full(inner) {
+                if !self.hand_off(inner) {
+                    self.dropped.fetch_add(1, Ordering::Relaxed);
+                    return true;
+                }
+                slot.handed_off();
+            }
+            let start = inner.buf.len();
+            let mut undo = Truncate { buf: &mut inner.buf, to: start };
+            encode(undo.buf);
+            undo.to = usize::MAX; // committed
+            drop(undo);
+            inner.records += 1;
+            let mut added = 1;
+            if local.side_records.get() > 0 {
+                added += self.append_side(local, inner);
+            }
+            slot.dirty.store(true, Ordering::Relaxed);
+            // Only this thread writes `appended`: a load and a store, no RMW.
+            slot.appended.store(slot.appended.load(Ordering::Relaxed).wrapping_add(added), Ordering::Relaxed);
+            // Block mode never fails; drop mode keeps the full buffer and retries at
+            // the next record.
+            if self.is_full(inner) && self.hand_off(inner) {
+                slot.handed_off();
+            }
+            true
+        });
+        if !matches!(done, Ok(true)) {
+            self.write_unbuffered(encode);
+        }
+    }
+
+    /// Moves a full buffer onto the ring and gives the slot a fresh one. Returns
+    /// `false` when the ring is full in drop mode (the buffer stays in the slot).
+    fn hand_off(&self, inner: &mut SlotInner) -> bool {
+        let full = std::mem::take(&mut inner.buf);
+        let records = inner.records;
+        match self.ring_tx.try_send(full) {
+            Ok(()) => {}
+            Err(TrySendError::Full(full)) => match self.overflow {
+                Overflow::Drop => {
+                    inner.buf = full;
+                    return false;
+                }
+                Overflow::Block => {
+                    self.wake_writer();
+                    if self.ring_tx.send(full).is_err() {
+                        self.orphaned.fetch_add(records as u64, Ordering::Relaxed);
+                    }
+                }
+            },
+            Err(TrySendError::Disconnected(_)) => {
+                self.orphaned.fetch_add(records as u64, Ordering::Relaxed);
+            }
+        }
+        inner.buf = self.fresh_buffer();
+        warm_first_lines(&mut inner.buf);
+        inner.records = 0;
+        true
+    }
+
+    /// Moves the records logged from inside the record just written (its `Display`
+    /// impls logged) after it. Returns how many.
+    #[cold]
+    fn append_side(&self, local: &Local, inner: &mut SlotInner) -> u64 {
+        let n = local.side_records.replace(0);
+        if let Ok(mut side) = local.side.try_borrow_mut() {
+            inner.buf.extend_from_slice(&side);
+            inner.records += n;
+            side.clear();
+            if side.capacity() > BUFFER_CAPACITY {
+                side.shrink_to(BUFFER_SLACK);
+            }
+        }
+        u64::from(n)
+    }
+
+    /// A thread is exiting: what its buffer holds goes to the ring now, before any
+    /// record that a later thread-local destructor logs (which can no longer use the
+    /// slot), so the thread's order is kept.
+    fn retire(&self, slot: &Slot) {
+        let mut guard = slot.lock();
+        let inner = guard.inner();
+        if inner.buf.is_empty() {
+            return;
+        }
+        let full = std::mem::take(&mut inner.buf);
+        let records = std::mem::take(&mut inner.records);
+        guard.clear_dirty();
+        drop(guard);
+        let sent = match self.overflow {
+            Overflow::Block => self.ring_tx.send(full).is_ok(),
+            Overflow::Drop => match self.ring_tx.try_send(full) {
+                Ok(()) => true,
+                Err(TrySendError::Full(_)) => {
+                    self.dropped.fetch_add(u64::from(records), Ordering::Relaxed);
+                    return;
+                }
+                Err(TrySendError::Disconnected(_)) => false,
+            },
+        };
+        if !sent {
+            self.orphaned.fetch_add(u64::from(records), Ordering::Relaxed);
+        }
+    }
+
+    /// For records that cannot use the thread's slot (logging from a thread-local
+    /// destructor after the slot is gone, deeply re-entrant logging): a buffer of their
+    /// own.
+    #[cold]
+    #[inline(never)]
+    fn write_unbuffered(&self, encode: &mut dyn FnMut(&mut Vec<u8>)) {
+        let mut buf = Vec::new();
+        encode(&mut buf);
+        let sent = match self.overflow {
+            Overflow::Block => {
+                self.wake_writer();
+                self.ring_tx.send(buf).is_ok()
+            }
+            Overflow::Drop => match self.ring_tx.try_send(buf) {
+                Ok(()) => true,
+                Err(TrySendError::Full(_)) => {
+                    self.dropped.fetch_add(1, Ordering::Relaxed);
+                    return;
+                }
+                Err(TrySendError::Disconnected(_)) => false,
+            },
+        };
+        if !sent {
+            self.orphaned.fetch_add(1, Ordering::Relaxed);
+        }
+    }
+}
+
+/// Truncates a buffer back to `to` on drop unless committed (`to == usize::MAX`), so
+/// a panicking `Display` impl leaves no half-written record behind.
+struct Truncate<'a> {
+    buf: &'a mut Vec<u8>,
+    to: usize,
+}
+
+impl Drop for Truncate<'_> {
+    #[inline]
+    fn drop(&mut self) {
+        if self.to != usize::MAX {
+            self.buf.truncate(self.to);
+        }
+    }
+}
+
+struct BusyReset<'a>(&'a Cell<bool>);
+
+impl Drop for BusyReset<'_> {
+    #[inline]
+    fn drop(&mut self) {
+        self.0.set(false);
+    }
+}
+
+struct Local {
+    slot: OnceCell<Arc<Slot>>,
+    /// Set while this thread encodes a record (detects re-entrant logging).
+    busy: Cell<bool>,
+    /// Records logged while encoding another (from its `Display` impls).
+    side: RefCell<Vec<u8>>,
+    side_records: Cell<u32>,
+}
+
+impl Local {
+    fn clear_side(&self) {
+        if self.side_records.replace(0) > 0 {
+            if let Ok(mut side) = self.side.try_borrow_mut() {
+                side.clear();
+            }
+        }
+    }
+}
+
+impl Drop for Local {
+    fn drop(&mut self) {
+        if let (Some(slot), Some(fe)) = (self.slot.get(), get()) {
+            fe.retire(slot);
+        }
+    }
+}
+
+thread_local! {
+    static LOCAL: Local = const {
+        Local { slot: OnceCell::new(), busy: Cell::new(false), side: RefCell::new(Vec::new()), side_records: Cell::new(0) }
+    };
+}
+
+/// Whether the calling thread is in the middle of encoding a record (its slot is
+/// locked by itself): a flush from a panic hook must not wait for that slot.
+pub(crate) fn in_record() -> bool {
+    LOCAL.try_with(|l| l.busy.get()).unwrap_or(false)
+}
+
+#[cfg(all(test, not(loom)))]
+mod pool_tests {
+    use super::*;
+
+    fn untouched(fe: &Frontend) -> (usize, usize) {
+        let p = fe.pool.lock().unwrap();
+        (p.untouched, p.bufs.len())
+    }
+
+    #[test]
+    fn the_writer_prefaults_every_untouched_buffer_once_and_keeps_the_pool_whole() {
+        let (fe, _ends) = Frontend::new(16_384, Overflow::Block);
+        let (before, len) = untouched(&fe);
+        assert!(before > 0, "only the top of the pool is pre-faulted at start");
+        let mut calls = 0;
+        while fe.prefault_one() {
+            calls += 1;
+            assert!(calls <= before, "more pre-faults than untouched buffers");
+        }
+        assert_eq!(calls + 1, before, "one buffer per call");
+        assert_eq!(untouched(&fe), (0, len));
+        assert!(!fe.prefault_one(), "nothing left to do");
+        let p = fe.pool.lock().unwrap();
+        assert!(p.bufs.iter().all(|b| b.is_empty() && b.capacity() >= BUFFER_CAPACITY));
+    }
+
+    #[test]
+    fn a_burst_that_takes_untouched_buffers_leaves_none_counted_twice() {
+        let (fe, _ends) = Frontend::new(16_384, Overflow::Block);
+        let (before, len) = untouched(&fe);
+        // Producers take everything above the untouched part, and 3 untouched ones.
+        let taken: Vec<Vec<u8>> = (0..len - before + 3).map(|_| fe.fresh_buffer()).collect();
+        assert_eq!(untouched(&fe), (before - 3, before - 3));
+        // They come back written (touched) and go on top.
+        for b in taken {
+            fe.recycle(b);
+        }
+        assert_eq!(untouched(&fe), (before - 3, len));
+        let mut n = 0;
+        while fe.prefault_one() {
+            n += 1;
+        }
+        assert_eq!(n + 1, before - 3);
+    }
+}
