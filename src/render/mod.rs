@@ -1,6 +1,7 @@
 //! Writer-side rendering of compact records: JSON lines for the file (and the `prod`
 //! console), aligned human lines for the `dev` console.
 
+pub(crate) mod escape;
 pub(crate) mod json;
 pub(crate) mod pretty;
 pub(crate) mod time;

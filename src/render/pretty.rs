@@ -15,7 +15,7 @@
 //! controls are escaped (`\n`, `\u001b`, `\u202e`) everywhere — message, keys, values,
 //! target. Without colour the output holds no ESC byte at all.
 
-use super::json::{write_str, write_text};
+use super::escape::{write_str, write_text};
 use super::time::TimestampCache;
 use super::value::{self, Spelling};
 use super::Redactor;
