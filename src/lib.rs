@@ -46,13 +46,14 @@
 //    level       `Level`, filters, `LOG_LEVEL` directives
 //    pad         cache-line padding
 //    record      the compact record format: encode, `ValueEncoder`, `FieldValue`, view
-//    render      compact records to JSON lines and pretty console lines
+//    render      compact records to JSON lines and pretty console lines; escaping
 //    sink        the JSONL file (batch, rotate, follow, failures) and the console
 //    span_state  what an open span was told (`Span::record`, `fail`)
 //    value       `Value`: how a Rust value is copied into a record
 // 2. Each owns one piece of shared state:
 //    filter      the gate: level floor, directives, sampling
-//    frontend    per-thread buffers and the ring to the writer
+//    frontend    per-thread buffers, the ring, and the slot protocol: the owner's half,
+//                the writer's (`frontend::collect`) and their loom model
 //    context     the current work unit: trace id, open spans, bound keys
 // 3. span        `span!`, `#[capture]`, `END` records, `exc_info`
 //    log_bridge  the `log` facade's records, into the same gate and path
