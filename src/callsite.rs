@@ -102,3 +102,36 @@ impl Callsite {
         self.interest.store((generation << 1) | on as u32, Ordering::Relaxed);
     }
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    static CS: Callsite = Callsite::new(Level::Debug, "app::db", "src/db.rs", 7, &["a", "b"]);
+
+    #[test]
+    fn a_call_site_is_plain_data_built_at_compile_time() {
+        assert_eq!((CS.level(), CS.target(), CS.file(), CS.line()), (Level::Debug, "app::db", "src/db.rs", 7));
+        assert_eq!(CS.field_names(), ["a", "b"]);
+    }
+
+    #[test]
+    fn a_cached_decision_holds_only_for_the_generation_it_was_made_under() {
+        let cs = Callsite::new(Level::Info, "t", "f.rs", 1, &[]);
+        assert_eq!(cs.cached_interest(1), None, "nothing cached yet");
+        cs.cache_interest(1, true);
+        assert_eq!(cs.cached_interest(1), Some(true));
+        assert_eq!(cs.cached_interest(2), None, "a later generation misses");
+        cs.cache_interest(2, false);
+        assert_eq!(cs.cached_interest(2), Some(false));
+        assert_eq!(cs.cached_interest(1), None);
+    }
+
+    #[test]
+    fn the_render_slot_starts_empty_and_keeps_what_the_writer_stores() {
+        let cs = Callsite::new(Level::Info, "t", "f.rs", 1, &[]);
+        assert_eq!(cs.render_slot(), 0);
+        cs.set_render_slot(5);
+        assert_eq!(cs.render_slot(), 5);
+    }
+}

@@ -217,6 +217,110 @@ pub(crate) fn default_level() -> LevelFilter {
 #[cfg(test)]
 mod tests {
     use super::*;
+    use std::sync::{Mutex, MutexGuard};
+
+    /// The gate is process-wide: its tests take turns, and each puts back the state it
+    /// found (the state before logkit starts), so no other test sees their settings.
+    struct Restore {
+        filter: u32,
+        sample: u64,
+        directives: Arc<Directives>,
+        _turn: MutexGuard<'static, ()>,
+    }
+
+    fn gate_to_myself() -> Restore {
+        static TURN: Mutex<()> = Mutex::new(());
+        let turn = TURN.lock().unwrap_or_else(|e| e.into_inner());
+        Restore {
+            filter: GATE.filter.load(Ordering::Relaxed),
+            sample: GATE.sample.load(Ordering::Relaxed),
+            directives: directives().clone(),
+            _turn: turn,
+        }
+    }
+
+    impl Drop for Restore {
+        fn drop(&mut self) {
+            set_directives((*self.directives).clone());
+            GATE.filter.store(self.filter, Ordering::Release);
+            GATE.sample.store(self.sample, Ordering::Relaxed);
+            set_current_trace(None);
+        }
+    }
+
+    fn directives_of(s: &str) -> Directives {
+        Directives::parse(s, LevelFilter::Info).expect("valid directives")
+    }
+
+    fn site(level: Level, target: &'static str) -> &'static Callsite {
+        Box::leak(Box::new(Callsite::new(level, target, "f.rs", 1, &[])))
+    }
+
+    #[test]
+    fn before_logkit_starts_every_call_site_is_sent_to_the_cold_path() {
+        let _g = gate_to_myself();
+        // `__private::enabled` starts logkit on that path, before any argument is
+        // evaluated, so the environment's filters decide the first record too.
+        assert_eq!(enabled_cached(site(Level::Error, "app")), None);
+        assert_eq!(enabled_cached(site(Level::Trace, "app")), None);
+    }
+
+    #[test]
+    fn a_level_above_the_floor_is_refused_without_reading_the_call_sites_cache() {
+        let _g = gate_to_myself();
+        set_directives(directives_of("warn"));
+        assert_eq!(enabled_cached(site(Level::Info, "app")), Some(false));
+        assert_eq!(enabled_cached(site(Level::Error, "app")), Some(true));
+        assert_eq!(max_level(), LevelFilter::Warn);
+    }
+
+    #[test]
+    fn a_targets_decision_is_made_once_per_call_site_and_again_after_set_level() {
+        let _g = gate_to_myself();
+        set_directives(directives_of("warn,app::db=info"));
+        let (db, web) = (site(Level::Info, "app::db"), site(Level::Info, "app::web"));
+        assert_eq!(enabled_cached(db), None, "first call: no decision cached");
+        assert!(enabled_uncached(db));
+        assert_eq!(enabled_cached(db), Some(true), "now cached");
+        assert!(!enabled(web));
+        assert_eq!(enabled_cached(web), Some(false));
+        // `set_level` bumps the generation: every cached decision is stale.
+        set_directives(directives_of("info,app::db=warn"));
+        assert_eq!(enabled_cached(db), None);
+        assert!(!enabled_uncached(db));
+        assert!(enabled(web));
+    }
+
+    #[test]
+    fn records_without_a_call_site_are_filtered_by_level_and_target() {
+        let _g = gate_to_myself();
+        set_directives(directives_of("info,noisy=error"));
+        assert!(!enabled_dynamic(Level::Warn, "noisy"));
+        assert!(enabled_dynamic(Level::Error, "noisy::inner"));
+        assert!(enabled_dynamic(Level::Info, "app"));
+        assert!(!enabled_dynamic(Level::Debug, "app"));
+    }
+
+    #[test]
+    fn sampling_keeps_or_drops_a_whole_trace_and_always_keeps_warn_and_error() {
+        let _g = gate_to_myself();
+        set_sample(0.5);
+        let kept = TraceId::parse("4bf92f3577b34da60000000000000001").unwrap();
+        let dropped = TraceId::parse("4bf92f3577b34da6ffffffffffffffff").unwrap();
+        assert!(trace_kept(kept) && !trace_kept(dropped));
+        set_current_trace(Some(kept));
+        assert!((0..100).all(|_| sampled(Level::Info) && sampled(Level::Trace)));
+        set_current_trace(Some(dropped));
+        assert!((0..100).all(|_| !sampled(Level::Info) && !sampled(Level::Debug)));
+        assert!(sampled(Level::Warn) && sampled(Level::Error));
+        // A span's own trace decides its START and END, whatever the thread's is.
+        assert!(sampled_in(Level::Info, kept));
+        assert!(!sampled_in(Level::Info, dropped) && sampled_in(Level::Error, dropped));
+        set_sample(0.0);
+        assert!(!sampled_in(Level::Info, kept));
+        set_sample(1.0);
+        assert!(sampled(Level::Info), "1 keeps everything, the dropped trace too");
+    }
 
     #[test]
     fn trace_key_is_the_low_eight_bytes_shifted_right_by_one() {

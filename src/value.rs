@@ -215,3 +215,99 @@ impl<T: serde::Serialize + ?Sized> Value for Serde<'_, T> {
         }
     }
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::record::{round_trip, FieldValue as F};
+
+    fn one(v: &dyn Value) -> F<String> {
+        round_trip(&[v]).pop().expect("one value")
+    }
+
+    fn s(v: &str) -> F<String> {
+        F::Str(v.to_owned())
+    }
+
+    #[test]
+    fn integers_keep_their_sign_and_width_at_their_limits() {
+        assert_eq!(one(&u8::MAX), F::U64(255));
+        assert_eq!(one(&usize::MAX), F::U64(usize::MAX as u64));
+        assert_eq!(one(&i8::MIN), F::I64(-128));
+        assert_eq!(one(&i64::MIN), F::I64(i64::MIN));
+        assert_eq!(one(&u128::MAX), F::U128(u128::MAX));
+        assert_eq!(one(&i128::MIN), F::I128(i128::MIN));
+    }
+
+    #[test]
+    fn an_f32_is_written_with_its_shortest_decimal_digits() {
+        assert_eq!(one(&0.1f32), F::F64(0.1));
+        assert_eq!(one(&1.5f64), F::F64(1.5));
+        let F::F64(nan) = one(&f32::NAN) else { panic!("a float") };
+        assert!(nan.is_nan());
+        assert_eq!(one(&f32::NEG_INFINITY), F::F64(f64::NEG_INFINITY));
+    }
+
+    #[test]
+    fn strings_chars_and_smart_pointers_are_strings_and_none_is_null() {
+        assert_eq!(one(&"é"), s("é"));
+        assert_eq!(one(&'🦀'), s("🦀"));
+        assert_eq!(one(&String::from("x")), s("x"));
+        assert_eq!(one(&Cow::Borrowed("c")), s("c"));
+        assert_eq!(one(&Arc::new(7u8)), F::U64(7));
+        assert_eq!(one(&Rc::new(true)), F::Bool(true));
+        assert_eq!(one(&Box::new(-1i32)), F::I64(-1));
+        assert_eq!(one(&Some(3u16)), F::U64(3));
+        assert_eq!(one(&None::<&str>), F::Null);
+        assert_eq!(one(&format_args!("{}-{}", 1, 2)), s("1-2"));
+    }
+
+    #[test]
+    fn display_and_debug_wrappers_format_into_the_record() {
+        struct Both;
+        impl fmt::Display for Both {
+            fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+                f.write_str("shown")
+            }
+        }
+        impl fmt::Debug for Both {
+            fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+                f.write_str("Both { .. }")
+            }
+        }
+        assert_eq!(one(&display(&Both)), s("shown"));
+        assert_eq!(one(&debug(&Both)), s("Both { .. }"));
+        assert_eq!(one(&debug("q")), s("\"q\""));
+    }
+
+    #[test]
+    fn a_failing_display_impl_keeps_what_it_wrote_and_the_next_value_is_intact() {
+        struct Half;
+        impl fmt::Display for Half {
+            fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+                f.write_str("half")?;
+                Err(fmt::Error)
+            }
+        }
+        assert_eq!(round_trip(&[&display(&Half), &1u8]), [s("half"), F::U64(1)]);
+    }
+
+    #[test]
+    fn a_string_over_the_cap_is_cut_on_a_char_boundary_with_a_notice() {
+        let long = "é".repeat(crate::MAX_VALUE_BYTES / 2 + 3);
+        let F::Str(got) = one(&long.as_str()) else { panic!("a string") };
+        assert!(got.starts_with("éé"));
+        assert!(got.ends_with("…[truncated 6 bytes]"), "{}", &got[got.len() - 40..]);
+        assert!(got.len() <= crate::MAX_VALUE_BYTES + 32);
+    }
+
+    #[cfg(feature = "serde")]
+    #[test]
+    fn serde_values_are_nested_json_and_an_unserializable_one_says_why() {
+        let v = serde_json::json!({"a": [1, "x"]});
+        assert_eq!(one(&Serde(&v)), F::Json(r#"{"a":[1,"x"]}"#.to_owned()));
+        let bad: std::collections::HashMap<(u8, u8), u8> = [((1, 2), 3)].into();
+        let F::Str(why) = one(&Serde(&bad)) else { panic!("a string") };
+        assert!(why.starts_with("(not serializable: "), "{why}");
+    }
+}

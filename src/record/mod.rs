@@ -76,3 +76,19 @@ impl Tag {
         })
     }
 }
+
+/// Encodes `values` as one record's fields (inline keys `k0`, `k1`, ...) and decodes
+/// them back, for the unit tests of the value encoders: what the writer would read.
+#[cfg(test)]
+pub(crate) fn round_trip(values: &[&dyn crate::Value]) -> Vec<FieldValue<String>> {
+    let mut buf = Vec::new();
+    let mut enc = Encoder::begin(&mut buf, crate::Level::Info, INLINE_KEYS, None, 0);
+    enc.context(&[]);
+    for (i, v) in values.iter().enumerate() {
+        enc.raw_str(&format!("k{i}"));
+        v.encode(&mut enc.values());
+    }
+    enc.finish();
+    let rec = view::records(&buf).next().expect("one record");
+    rec.fields().map(|(_, v)| v.map_str(|s| s.to_string())).collect()
+}
