@@ -655,3 +655,155 @@ macro_rules! scoped_context {
         __logkit_saved.__started(__logkit_trace)
     }};
 }
+
+#[cfg(test)]
+mod tests {
+    //! Each test runs on a thread of its own, so each starts with an empty context.
+    use super::*;
+    use crate::level::Level;
+    use crate::record::{view, FieldValue};
+
+    /// The context a record logged now carries, as the writer reads it.
+    fn bound() -> Vec<(String, FieldValue<String>)> {
+        let mut buf = Vec::new();
+        let mut enc = Encoder::begin(&mut buf, Level::Info, 0, None, 0);
+        encode_current(&mut enc);
+        enc.finish();
+        let rec = view::records(&buf).next().expect("one record");
+        rec.context().map(|(k, v)| (k.to_owned(), v.map_str(|s| s.to_string()))).collect()
+    }
+
+    fn keys() -> Vec<String> {
+        bound().into_iter().map(|(k, _)| k).collect()
+    }
+
+    fn value_of(key: &str) -> Option<String> {
+        bound().into_iter().find(|(k, _)| k == key).map(|(_, v)| match v {
+            FieldValue::Str(s) => s,
+            other => format!("{other:?}"),
+        })
+    }
+
+    #[test]
+    fn outside_any_unit_a_record_carries_no_context() {
+        assert!(bound().is_empty());
+        assert_eq!((current_trace_id(), current_span_id(), traceparent()), (None, None, None));
+    }
+
+    #[test]
+    fn new_context_binds_the_trace_then_its_keys_in_order_and_returns_the_trace() {
+        let t = new_context(None, &["user", "n"], &[&"u1", &7u32]);
+        assert_eq!(
+            bound(),
+            [
+                ("trace_id".to_owned(), FieldValue::Str(t.to_string())),
+                ("user".to_owned(), FieldValue::Str("u1".to_owned())),
+                ("n".to_owned(), FieldValue::U64(7)),
+            ]
+        );
+        assert_eq!(current_trace_id(), Some(t));
+    }
+
+    #[test]
+    fn a_new_context_replaces_the_previous_units_trace_keys_and_spans() {
+        let first = new_context(None, &["a"], &[&1u8]);
+        push_span(&["in_span"], &[&true]);
+        let given = TraceId::parse("4bf92f3577b34da6a3ce929d0e0e4736").unwrap();
+        let second = new_context(Some(TraceStart { trace_id: given, parent_id: None }), &["b"], &[&2u8]);
+        assert_eq!(second, given);
+        assert_ne!(first, second);
+        assert_eq!(keys(), ["trace_id", "b"]);
+        assert_eq!(current_span_id(), None);
+    }
+
+    #[test]
+    fn a_span_binds_its_id_parent_and_keys_until_it_closes() {
+        let t = new_context(None, &["user"], &[&"u1"]);
+        let (t1, outer, none) = push_span(&["shard"], &[&3u8]);
+        assert_eq!((t1, none), (t, None));
+        let (_, inner, parent) = push_span(&[], &[]);
+        assert_eq!(parent, Some(outer));
+        assert_eq!(keys(), ["trace_id", "span_id", "parent_span_id", "user", "shard"]);
+        assert_eq!(value_of("span_id"), Some(inner.to_string()));
+        assert_eq!(value_of("parent_span_id"), Some(outer.to_string()));
+        // The END of the inner span sees the context as the span saw it.
+        pop_span(inner, |ctx, _| assert!(ctx.is_some(), "the span was open here"));
+        assert_eq!(value_of("span_id"), Some(outer.to_string()));
+        assert_eq!(keys(), ["trace_id", "span_id", "user", "shard"]);
+        pop_span(outer, |_, _| ());
+        assert_eq!(keys(), ["trace_id", "user"]);
+    }
+
+    #[test]
+    fn closing_an_outer_span_first_keeps_the_inner_one_open_with_its_keys() {
+        new_context(None, &[], &[]);
+        let (_, outer, _) = push_span(&["o"], &[&1u8]);
+        let (_, inner, _) = push_span(&["i"], &[&2u8]);
+        // The outer span's END carries its own keys, not the inner span's.
+        pop_span(outer, |ctx, _| {
+            let (_, fields) = ctx.expect("open");
+            let mut buf = Vec::new();
+            encode_fields(&mut buf, &["o"], &[&1u8]);
+            assert_eq!(fields, &buf[..]);
+        });
+        assert_eq!(current_span_id(), Some(inner));
+        assert_eq!(value_of("parent_span_id"), Some(outer.to_string()), "a parent is fixed at open");
+        assert_eq!(keys(), ["trace_id", "span_id", "parent_span_id", "i"]);
+    }
+
+    #[test]
+    fn a_span_not_open_in_this_context_closes_without_its_frame() {
+        new_context(None, &[], &[]);
+        let (_, id, _) = push_span(&[], &[]);
+        new_context(None, &[], &[]);
+        assert!(pop_span(id, |ctx, _| ctx.is_none()));
+        assert!(!with_span_state(id, &mut |_| ()));
+    }
+
+    #[test]
+    fn a_first_span_outside_any_unit_starts_a_trace() {
+        let (t, _, parent) = push_span(&[], &[]);
+        assert_eq!((current_trace_id(), parent), (Some(t), None));
+    }
+
+    #[test]
+    fn a_remote_parent_is_the_parent_of_the_first_span_and_traceparent_names_the_innermost() {
+        let tp = TraceParent::parse("00-4bf92f3577b34da6a3ce929d0e0e4736-00f067aa0ba902b7-01").unwrap();
+        new_context(tp.into_trace_context().unwrap(), &[], &[]);
+        let (t, id, parent) = push_span(&[], &[]);
+        assert_eq!((t, parent), (tp.trace_id, Some(tp.parent_id)));
+        let out = traceparent().expect("in a trace");
+        assert!(out.starts_with(&format!("00-{}-{}-", tp.trace_id, id)), "{out}");
+    }
+
+    #[test]
+    fn trace_ids_are_taken_from_ids_hex_strings_and_traceparents_and_bad_ones_are_errors() {
+        let hex = "4bf92f3577b34da6a3ce929d0e0e4736";
+        let t = TraceId::parse(hex).unwrap();
+        assert_eq!(hex.into_trace_context(), Ok(Some(TraceStart { trace_id: t, parent_id: None })));
+        assert_eq!(t.into_trace_context(), hex.to_owned().into_trace_context());
+        assert_eq!(None::<&str>.into_trace_context(), Ok(None));
+        let tp = format!("00-{hex}-00f067aa0ba902b7-01");
+        assert_eq!(
+            tp.as_str().into_trace_context().unwrap().unwrap().parent_id,
+            Some(SpanId::parse("00f067aa0ba902b7").unwrap())
+        );
+        assert_eq!("not-a-trace".into_trace_context(), Err("not-a-trace".to_owned()));
+        assert!("4bf92f35".into_trace_context().is_err(), "too short for a trace id");
+    }
+
+    #[test]
+    fn an_installed_context_is_current_until_its_guard_drops() {
+        let outer = new_context(None, &["k"], &[&"outer"]);
+        let mut task = Current::default();
+        {
+            let _in = Installed::new(&mut task);
+            assert_eq!(current_trace_id(), None, "the task's own (empty) context");
+            new_context(None, &["k"], &[&"task"]);
+        }
+        assert_eq!(current_trace_id(), Some(outer));
+        assert_eq!(value_of("k").as_deref(), Some("outer"));
+        // The task keeps what it bound for its next poll.
+        assert!(task.trace.is_some());
+    }
+}

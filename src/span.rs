@@ -750,3 +750,125 @@ pub(crate) fn log_panic(exc: &str) {
         enc.finish();
     });
 }
+
+#[cfg(test)]
+mod tests {
+    //! Spans without a started logkit: ids, binding and what a span is told. (Their
+    //! `START` and `END` records are the integration tests' part: without a frontend
+    //! a span writes none.) Each test runs on a thread, and so in a context, of its own.
+    use super::*;
+
+    static SITE: SpanSite = SpanSite::new("app", &[]);
+
+    fn open(name: &'static str) -> Span {
+        Span::enter(&SITE, Cow::Borrowed(name), &[])
+    }
+
+    fn exc(outcome: Outcome) -> serde_json::Value {
+        match outcome {
+            Outcome::Error(j) => serde_json::from_str(&j).expect("exc_info is JSON"),
+            Outcome::Success => panic!("expected an error outcome"),
+        }
+    }
+
+    #[derive(Debug)]
+    struct Wrapped(std::io::Error);
+    impl Display for Wrapped {
+        fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+            f.write_str("reading the config")
+        }
+    }
+    impl Error for Wrapped {
+        fn source(&self) -> Option<&(dyn Error + 'static)> {
+            Some(&self.0)
+        }
+    }
+
+    #[test]
+    fn a_span_outside_any_unit_starts_a_trace_and_is_the_current_span_until_dropped() {
+        let span = open("outer");
+        assert_eq!(span.name(), Some("outer"));
+        assert_eq!(context::current_span_id(), span.id());
+        assert_eq!(context::current_trace_id(), span.trace_id());
+        drop(span);
+        assert_eq!(context::current_span_id(), None);
+    }
+
+    #[test]
+    fn a_child_span_shares_the_trace_and_dropping_it_makes_the_parent_current_again() {
+        let parent = open("parent");
+        let child = open("child");
+        assert_eq!(child.trace_id(), parent.trace_id());
+        assert_ne!(child.id(), parent.id());
+        assert_eq!(child.open.as_ref().and_then(|o| o.parent), parent.id());
+        assert_eq!(current_span().id(), child.id());
+        drop(child);
+        assert_eq!(current_span().id(), parent.id());
+    }
+
+    #[test]
+    fn fail_and_record_reach_the_spans_frame_and_current_span_reaches_the_innermost() {
+        let span = open("work");
+        span.record("rows", 3u32);
+        current_span().fail(&Wrapped(std::io::Error::other("disk gone")));
+        let id = span.id().unwrap();
+        let mut seen = None;
+        assert!(context::with_span_state(id, &mut |s| seen = Some((s.fields().to_vec(), s.failure.clone()))));
+        let (fields, failure) = seen.unwrap();
+        assert_eq!(fields, span_state::encode_entry("rows", &3u32));
+        let j: serde_json::Value = serde_json::from_str(&failure.expect("failed")).unwrap();
+        assert_eq!(j["message"], "reading the config");
+        assert_eq!(j["chain"], serde_json::json!(["disk gone"]));
+    }
+
+    #[test]
+    fn a_span_whose_frame_is_gone_keeps_what_it_is_told_in_its_guard() {
+        let span = open("moved");
+        context::new_context(None, &[], &[]);
+        span.set_status_error("gave up");
+        let failure = span.local.borrow().failure.clone().expect("kept in the guard");
+        assert!(failure.contains("gave up"), "{failure}");
+        // A handle on the old span from the new unit is ignored.
+        assert!(current_span().is_none());
+    }
+
+    #[test]
+    fn a_captured_fns_outcome_is_read_from_its_return_type() {
+        assert!(matches!(crate::__outcome!(&42), Outcome::Success));
+        assert!(matches!(crate::__outcome!(&Ok::<u8, std::io::Error>(1)), Outcome::Success));
+        let e = exc(crate::__outcome!(&Err::<(), _>(Wrapped(std::io::Error::other("eof")))));
+        assert_eq!((&e["message"], &e["chain"]), (&"reading the config".into(), &serde_json::json!(["eof"])));
+        assert!(e["type"].as_str().unwrap().ends_with("Wrapped"), "{e}");
+        let boxed: Result<(), Box<dyn Error + Send + Sync>> = Err("boxed".into());
+        assert_eq!(exc(crate::__outcome!(&boxed))["message"], "boxed");
+        let local: Result<(), Box<dyn Error>> = Err("local".into());
+        assert_eq!(exc(crate::__outcome!(&local))["message"], "local");
+        assert_eq!(exc(crate::__outcome!(&Err::<(), _>("text")))["message"], "text");
+        struct Opaque;
+        assert_eq!(exc(crate::__outcome!(&Err::<(), _>(Opaque)))["message"], "an error that is not Display");
+    }
+
+    #[test]
+    fn a_cyclic_source_chain_is_cut_after_64_links() {
+        #[derive(Debug)]
+        struct Loop;
+        impl Display for Loop {
+            fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+                f.write_str("again")
+            }
+        }
+        impl Error for Loop {
+            fn source(&self) -> Option<&(dyn Error + 'static)> {
+                Some(&Loop)
+            }
+        }
+        let j: serde_json::Value = serde_json::from_str(&exc_info_error("Loop", &Loop)).unwrap();
+        assert_eq!(j["chain"].as_array().map(Vec::len), Some(64));
+    }
+
+    #[test]
+    fn exc_info_strings_are_escaped_json() {
+        let j: serde_json::Value = serde_json::from_str(&exc_info_message("t\"q", "line\nbreak")).unwrap();
+        assert_eq!((j["type"].as_str(), j["message"].as_str()), (Some("t\"q"), Some("line\nbreak")));
+    }
+}
