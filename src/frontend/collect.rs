@@ -169,3 +169,108 @@ impl Collector {
         }
     }
 }
+
+#[cfg(all(test, not(loom)))]
+mod tests {
+    //! The writer's half against a frontend of its own (not the process's: nothing
+    //! starts logkit). Each record is one byte, so a batch's bytes are its records.
+    use super::*;
+    use crate::config::Overflow;
+
+    /// A frontend with 2 records per batch (`LOG_BUFFER=32`), and its collector.
+    fn pipeline() -> (&'static Frontend, Collector) {
+        let (fe, ends) = Frontend::new(32, Overflow::Block);
+        let fe: &'static Frontend = Box::leak(Box::new(fe));
+        (fe, Collector::new(fe, ends))
+    }
+
+    /// Logs `records` from a thread of its own, which then exits (without a started
+    /// logkit an exiting thread leaves its slot as it is).
+    fn log_from_a_thread(fe: &'static Frontend, records: std::ops::Range<u8>) {
+        std::thread::spawn(move || {
+            for r in records {
+                fe.write(&mut |buf| buf.push(r));
+            }
+        })
+        .join()
+        .unwrap();
+    }
+
+    fn collected(c: &Collector) -> Vec<u8> {
+        c.batches.concat()
+    }
+
+    fn pool_len(fe: &Frontend) -> usize {
+        fe.pool.lock().unwrap().bufs.len()
+    }
+
+    #[test]
+    fn a_flush_collects_handed_off_buffers_then_the_slots_rest_in_the_order_logged() {
+        let (fe, mut c) = pipeline();
+        log_from_a_thread(fe, 0..5); // two full batches on the ring, one record in the slot
+        c.collect(Instant::now(), true);
+        assert_eq!(collected(&c), [0, 1, 2, 3, 4]);
+        assert_eq!(c.flush_waiting_for(), 0);
+        // Collected once: the slot is empty now.
+        c.batches.clear();
+        c.collect(Instant::now(), true);
+        assert_eq!(collected(&c), [] as [u8; 0]);
+    }
+
+    #[test]
+    fn every_threads_records_are_collected_and_each_threads_stay_in_order() {
+        let (fe, mut c) = pipeline();
+        log_from_a_thread(fe, 0..7);
+        log_from_a_thread(fe, 100..103);
+        c.collect(Instant::now(), true);
+        let got = collected(&c);
+        let a: Vec<u8> = got.iter().copied().filter(|&r| r < 100).collect();
+        let b: Vec<u8> = got.iter().copied().filter(|&r| r >= 100).collect();
+        assert_eq!((a, b), ((0..7).collect(), (100..103).collect()));
+    }
+
+    #[test]
+    fn a_flush_waits_for_a_slot_whose_owner_holds_records_and_takes_it_once_released() {
+        let (fe, mut c) = pipeline();
+        log_from_a_thread(fe, 0..1);
+        let mut slots = Vec::new();
+        fe.slots(&mut slots);
+        // The owner is inside its next log call: its slot is locked, with a record
+        // logged before the flush.
+        let held = slots[0].try_lock().expect("unlocked");
+        c.collect(Instant::now(), true);
+        assert_eq!((c.flush_waiting_for(), c.batches.len()), (1, 0));
+        drop(held);
+        c.collect(Instant::now(), false);
+        assert_eq!(c.flush_waiting_for(), 0);
+        assert_eq!(collected(&c), [0]);
+    }
+
+    #[test]
+    fn a_flush_does_not_wait_for_a_locked_slot_that_holds_nothing_logged_before_it() {
+        let (fe, mut c) = pipeline();
+        log_from_a_thread(fe, 0..2); // one full batch, handed off: the slot is empty
+        let mut slots = Vec::new();
+        fe.slots(&mut slots);
+        let held = slots[0].try_lock().expect("unlocked");
+        held.clear_dirty();
+        c.collect(Instant::now(), true);
+        assert_eq!(c.flush_waiting_for(), 0, "the record being logged is not before the flush");
+        assert_eq!(collected(&c), [0, 1]);
+        drop(held);
+    }
+
+    #[test]
+    fn recycled_buffers_go_to_four_spares_then_back_to_the_pool_and_an_oversized_one_is_replaced() {
+        let (fe, mut c) = pipeline();
+        let before = pool_len(fe);
+        for _ in 0..6 {
+            c.recycle(vec![1; 10]);
+        }
+        assert_eq!((c.spare.len(), pool_len(fe)), (4, before + 2));
+        assert!(c.spare.iter().all(Vec::is_empty), "recycled buffers are emptied");
+        c.spare.clear();
+        c.recycle(Vec::with_capacity(5 * BUFFER_CAPACITY));
+        assert_eq!(c.spare[0].capacity(), BUFFER_CAPACITY, "a grown buffer is not kept");
+    }
+}

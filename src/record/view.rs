@@ -244,3 +244,76 @@ impl<'a> Reader<'a> {
         })
     }
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::record::Encoder;
+
+    static CS: Callsite = Callsite::new(Level::Warn, "app::orders", "src/orders.rs", 9, &["id", "ok"]);
+
+    /// A record from `CS` with a literal message, and one with inline keys, a target
+    /// and a copied message, in one buffer.
+    fn two_records() -> Vec<u8> {
+        let mut buf = Vec::new();
+        let mut enc = Encoder::begin(&mut buf, CS.level(), HAS_MESSAGE | STATIC_MESSAGE, Some(&CS), 11);
+        enc.static_str("order filled");
+        enc.context(&[]);
+        enc.values().u64(42);
+        enc.values().bool(true);
+        enc.finish();
+        let mut enc = Encoder::begin(&mut buf, Level::Debug, HAS_TARGET | HAS_MESSAGE | INLINE_KEYS, None, 22);
+        enc.raw_str("custom");
+        enc.raw_str("copied é");
+        enc.context(&[]);
+        enc.raw_str("k");
+        enc.values().str("v");
+        enc.finish();
+        buf
+    }
+
+    #[test]
+    fn records_in_one_buffer_are_read_back_in_order_with_every_part() {
+        let buf = two_records();
+        let recs: Vec<_> = records(&buf).collect();
+        assert_eq!(recs.len(), 2);
+        let (a, b) = (&recs[0], &recs[1]);
+        assert_eq!((a.timestamp_ns, a.level, a.target, a.message), (11, Level::Warn, "app::orders", "order filled"));
+        assert_eq!(a.static_message, Some("order filled"));
+        assert!(std::ptr::eq(a.callsite.unwrap(), &CS));
+        assert_eq!(a.fields().collect::<Vec<_>>(), [("id", FieldValue::U64(42)), ("ok", FieldValue::Bool(true))]);
+        assert_eq!(a.values().map(|v| v.count()), Some(2), "keys from the call site: values alone");
+        assert_eq!((b.timestamp_ns, b.level, b.target, b.message), (22, Level::Debug, "custom", "copied é"));
+        assert_eq!((b.static_message, b.callsite.is_none()), (None, true));
+        assert_eq!(b.fields().collect::<Vec<_>>(), [("k", FieldValue::Str("v"))]);
+        assert!(b.values().is_none(), "inline keys: no call-site values");
+    }
+
+    #[test]
+    fn a_cut_or_corrupt_buffer_ends_the_records_without_panicking() {
+        let buf = two_records();
+        let first_len = next_record(&buf).map(|(_, rest)| buf.len() - rest.len()).unwrap();
+        for cut in 0..buf.len() {
+            let n = records(&buf[..cut]).count();
+            assert_eq!(n, usize::from(cut >= first_len), "cut at {cut}");
+        }
+        let mut bad = buf.clone();
+        bad[4] = 200; // no such level
+        assert_eq!(records(&bad).count(), 0);
+        let mut bad = buf;
+        bad[0..4].copy_from_slice(&3u32.to_ne_bytes()); // shorter than a header
+        assert_eq!(records(&bad).count(), 0);
+    }
+
+    #[test]
+    fn ascii_check_sees_a_high_byte_at_any_position() {
+        for n in 0..20 {
+            assert!(is_ascii(&vec![b'a'; n]));
+            for at in 0..n {
+                let mut b = vec![b'a'; n];
+                b[at] = 0xC3;
+                assert!(!is_ascii(&b), "{n} bytes, high at {at}");
+            }
+        }
+    }
+}
