@@ -145,6 +145,9 @@ pub(crate) struct Writer {
     unsynced_since: Option<Instant>,
     /// Buffers in the pool may still be untouched (see `Frontend::prefault_one`).
     prefaulting: bool,
+    /// Tests only: the next `process` panics, as a bug in a renderer or sink would.
+    #[cfg(test)]
+    panic_in_next_process: bool,
 }
 
 pub(crate) struct WriterConfig {
@@ -191,31 +194,38 @@ impl Writer {
             last_activity: now,
             unsynced_since: None,
             prefaulting: true,
+            #[cfg(test)]
+            panic_in_next_process: false,
         }
     }
 
     /// The thread's body. Runs for the life of the process.
     pub(crate) fn run(mut self) {
         loop {
-            // A panic in a sink or renderer must not kill the writer: producers in
-            // block mode would wait forever. Report it and go on.
-            let r = std::panic::catch_unwind(std::panic::AssertUnwindSafe(|| self.step()));
-            match r {
-                Ok(true) => {}
-                Ok(false) => self.wait(),
-                Err(_) => {
-                    // What was being processed is dropped, and counted: it is reported
-                    // as `logkit.lost` with the next pass.
-                    let pending: u64 =
-                        self.collector.batches.iter().map(|b| view::records(b).count() as u64).sum::<u64>()
-                            + self.file_records;
-                    eprintln!("logkit: internal error in the writer thread; {pending} records dropped; continuing");
-                    self.frontend.orphaned.fetch_add(pending, Ordering::Relaxed);
-                    self.collector.batches.clear();
-                    self.file_out.clear();
-                    self.file_records = 0;
-                    self.console_out.clear();
-                }
+            if !self.pass() {
+                self.wait();
+            }
+        }
+    }
+
+    /// One pass, with a panic caught: a panic in a sink or renderer must not kill the
+    /// writer (producers in block mode would wait forever), so it is reported and the
+    /// loop goes on. Returns whether to run the next pass at once.
+    fn pass(&mut self) -> bool {
+        match std::panic::catch_unwind(std::panic::AssertUnwindSafe(|| self.step())) {
+            Ok(busy) => busy,
+            Err(_) => {
+                // What was being processed is dropped, and counted: it is reported as
+                // `logkit.lost` with the next pass.
+                let pending: u64 = self.collector.batches.iter().map(|b| view::records(b).count() as u64).sum::<u64>()
+                    + self.file_records;
+                eprintln!("logkit: internal error in the writer thread; {pending} records dropped; continuing");
+                self.frontend.orphaned.fetch_add(pending, Ordering::Relaxed);
+                self.collector.batches.clear();
+                self.file_out.clear();
+                self.file_records = 0;
+                self.console_out.clear();
+                true
             }
         }
     }
@@ -262,6 +272,10 @@ impl Writer {
 
     /// Step 2: render every collected record.
     fn process(&mut self) {
+        #[cfg(test)]
+        if std::mem::take(&mut self.panic_in_next_process) {
+            panic!("a renderer bug (injected by a test)");
+        }
         let mut batches = std::mem::take(&mut self.collector.batches);
         for buf in batches.drain(..) {
             for rec in view::records(&buf) {
@@ -421,5 +435,119 @@ impl Writer {
             wait = wait.min(d.saturating_sub(t.elapsed()));
         }
         std::thread::park_timeout(wait);
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    //! The writer's loop driven pass by pass on the test's thread, with a frontend, a
+    //! flush state and a log file of its own: no writer thread, nothing global.
+    use super::*;
+    use crate::config::Overflow;
+    use crate::sink::file::FileConfig;
+
+    static CS: Callsite = Callsite::new(Level::Info, "app", file!(), line!(), &[]);
+
+    struct Rig {
+        fe: &'static Frontend,
+        flush: &'static FlushState,
+        writer: Writer,
+        path: std::path::PathBuf,
+        _dir: tempfile::TempDir,
+    }
+
+    fn rig() -> Rig {
+        let dir = tempfile::tempdir().expect("tempdir");
+        let path = dir.path().join("run.log");
+        let (fe, ends) = Frontend::new(64, Overflow::Block);
+        let fe: &'static Frontend = Box::leak(Box::new(fe));
+        let flush: &'static FlushState = Box::leak(Box::new(FlushState::new()));
+        let file = FileSink::open(FileConfig { path: path.clone(), rotate_bytes: 0, backups: 0, mode: 0o600 })
+            .expect("open the log file");
+        let cfg = WriterConfig {
+            file: Some(file),
+            console: Console::Off,
+            color: None,
+            profile: Profile::Prod,
+            fsync: Fsync::Never,
+            redact: Redactor::default(),
+            clock: clock::Calibration::start(),
+        };
+        let writer = Writer::new(fe, flush, ends, cfg);
+        Rig { fe, flush, writer, path, _dir: dir }
+    }
+
+    impl Rig {
+        fn log(&self, event: &str) {
+            self.fe.write(&mut |buf| {
+                let mut enc = Encoder::begin(buf, Level::Info, crate::record::HAS_MESSAGE, Some(&CS), clock::now());
+                enc.raw_str(event);
+                enc.context(&[]);
+                enc.finish();
+            });
+        }
+
+        /// What `flush()` asks for, answered by one pass of the writer.
+        fn flush_pass(&mut self) -> bool {
+            self.flush.requested.fetch_add(1, Ordering::AcqRel);
+            self.writer.pass()
+        }
+
+        fn events(&self) -> Vec<serde_json::Value> {
+            let text = std::fs::read_to_string(&self.path).expect("read the log");
+            text.lines().map(|l| serde_json::from_str(l).expect("a JSON line")).collect()
+        }
+
+        fn event_names(&self) -> Vec<String> {
+            self.events().iter().map(|e| e["event"].as_str().unwrap_or("").to_owned()).collect()
+        }
+    }
+
+    #[test]
+    fn a_pass_writes_what_was_logged_and_answers_the_flush() {
+        let mut r = rig();
+        r.log("one");
+        r.log("two");
+        assert!(r.flush_pass(), "there was work");
+        assert_eq!(r.event_names(), ["one", "two"]);
+        assert_eq!(r.writer.flush_done(), 1, "the flush was answered");
+    }
+
+    /// RELIABILITY.md: a panic inside the writer thread.
+    #[test]
+    fn a_panic_in_the_writer_drops_and_counts_what_it_was_processing_and_the_writer_goes_on() {
+        let mut r = rig();
+        for e in ["lost-1", "lost-2", "lost-3"] {
+            r.log(e);
+        }
+        r.writer.panic_in_next_process = true;
+        assert!(r.flush_pass(), "a caught panic goes straight on to the next pass");
+        assert_eq!(r.fe.orphaned.load(Ordering::Relaxed), 3, "what it was processing is counted");
+        r.log("after");
+        r.flush_pass();
+        let names = r.event_names();
+        assert!(names.iter().any(|n| n == "after"), "the writer goes on: {names:?}");
+        assert!(!names.iter().any(|n| n.starts_with("lost-")), "{names:?}");
+        let events = r.events();
+        let lost = events.iter().find(|e| e["event"] == "logkit.lost").expect("a logkit.lost record");
+        assert_eq!((&lost["lost"], &lost["level"]), (&serde_json::json!(3), &serde_json::json!("warning")));
+    }
+
+    /// RELIABILITY.md: `flush()` on a disk that stopped answering returns.
+    #[test]
+    fn a_flush_nobody_answers_returns_false_at_its_timeout_and_an_answered_one_true() {
+        let (fe, _ends) = Frontend::new(64, Overflow::Block);
+        let fe: &'static Frontend = Box::leak(Box::new(fe));
+        let flush: &'static FlushState = Box::leak(Box::new(FlushState::new()));
+        // No writer: the request is never answered, and the caller gets control back.
+        assert!(!flush.request_and_wait(fe, Duration::from_millis(20)));
+        let answer = std::thread::spawn(move || {
+            while flush.requested.load(Ordering::Acquire) < 2 {
+                std::thread::yield_now();
+            }
+            flush.complete(2);
+        });
+        assert!(flush.request_and_wait(fe, Duration::from_secs(60)));
+        answer.join().unwrap();
     }
 }
