@@ -438,7 +438,10 @@ impl Drop for Installed<'_> {
     }
 }
 
-fn swap(ctx: &mut Current) {
+/// Exchanges the thread's current context with `ctx` (an integration that enters and
+/// leaves a context in separate calls, such as the `tracing` layer's `on_enter` and
+/// `on_exit`, swaps twice; scoped code uses [`Installed`]).
+pub(crate) fn swap(ctx: &mut Current) {
     let _ = CURRENT.try_with(|c| {
         if let Ok(mut c) = c.try_borrow_mut() {
             std::mem::swap(&mut *c, ctx);

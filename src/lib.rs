@@ -62,6 +62,8 @@
 //                or by `init`); `flush`, `set_level`, the exit and panic hooks
 // 6. macros and `__private`: the call sites. `__private` starts `runtime` on its cold
 //    paths, so the hot path is the gate and one call.
+//    integrations  front doors for other libraries (`tracing` layer): the same gate,
+//                context, spans and buffers as the macros, never a pipeline of their own
 //
 // A record's path: macro -> `__private::enabled` (filter) -> `__private::log` encodes
 // into this thread's buffer (frontend, record::encode) -> ring -> writer
@@ -94,6 +96,9 @@ mod runtime;
 
 mod macros;
 
+#[cfg(feature = "tracing")]
+mod integrations;
+
 #[doc(hidden)]
 #[path = "private.rs"]
 pub mod __private;
@@ -114,6 +119,8 @@ pub use crate::context::{
     WithContext,
 };
 pub use crate::id::{ParseIdError, SpanId, TraceId, TraceParent};
+#[cfg(feature = "tracing")]
+pub use crate::integrations::tracing;
 pub use crate::level::{Directives, Level, LevelFilter};
 pub use crate::record::encode::MAX_VALUE_BYTES;
 pub use crate::record::ValueEncoder;

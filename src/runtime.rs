@@ -238,6 +238,11 @@ pub fn set_level(directives: &str) -> Result<(), ConfigError> {
     crate::filter::set_directives(d);
     #[cfg(feature = "log")]
     crate::log_bridge::set_max_level();
+    // `tracing` call sites cache the interest the `tracing` layer reported under the
+    // old directives: ask them again. (The tracing-core registry, not the layer, so
+    // the runtime never imports the integrations above it.)
+    #[cfg(feature = "tracing")]
+    tracing_core::callsite::rebuild_interest_cache();
     Ok(())
 }
 

@@ -217,6 +217,44 @@ impl Open {
     }
 }
 
+/// A span opened by an integration rather than a macro (the `tracing` layer, the
+/// tower middleware): the same open state, ids and `END` record as `span!`, kept
+/// where the integration keeps its per-span data (so it is `Send`, unlike [`Span`]).
+#[derive(Debug)]
+pub(crate) struct OpenSpan(Open);
+
+impl OpenSpan {
+    /// Opens a span in the current context (and logs its `START`, as `span!` does),
+    /// its bound keys already encoded as `key value` entries (see
+    /// `context::encode_values`).
+    pub(crate) fn open(site: &'static SpanSite, name: SpanName, encoded: &[u8]) -> OpenSpan {
+        clear_stale_panic();
+        let (trace, id, parent) = context::push_span_encoded(Some(encoded));
+        let open = Open { site, name, trace, id, parent, start: clock::now(), outcome: None };
+        open.log_start();
+        OpenSpan(open)
+    }
+
+    pub(crate) fn trace_id(&self) -> TraceId {
+        self.0.trace
+    }
+
+    pub(crate) fn id(&self) -> SpanId {
+        self.0.id
+    }
+
+    pub(crate) fn parent(&self) -> Option<SpanId> {
+        self.0.parent
+    }
+
+    /// Logs the `END` record in the current context and closes the span's frame.
+    /// `state`: what the span was told (recorded fields, a failure); `panicking`: it
+    /// ends because of a panic (the stashed panic, if any, becomes its `exc_info`).
+    pub(crate) fn close(self, panicking: bool, state: SpanState) {
+        self.0.close(panicking, state);
+    }
+}
+
 /// The context entries of a span whose frame is gone (its guard moved threads, or
 /// `new_context!` replaced the context): its own ids only.
 fn own_ids(trace: TraceId, id: SpanId, parent: Option<SpanId>) -> Vec<u8> {
