@@ -217,12 +217,13 @@ impl Open {
     }
 }
 
-/// A span opened by an integration rather than a macro (the `tracing` layer, the
-/// tower middleware): the same open state, ids and `END` record as `span!`, kept
+/// A span opened by an integration rather than a macro (the `tracing` layer): the same open state, ids and `END` record as `span!`, kept
 /// where the integration keeps its per-span data (so it is `Send`, unlike [`Span`]).
+#[cfg(feature = "tracing")]
 #[derive(Debug)]
 pub(crate) struct OpenSpan(Open);
 
+#[cfg(feature = "tracing")]
 impl OpenSpan {
     /// Opens a span in the current context (and logs its `START`, as `span!` does),
     /// its bound keys already encoded as `key value` entries (see
