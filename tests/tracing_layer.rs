@@ -51,6 +51,7 @@ fn smoke() {
 
 #[derive(Debug)]
 struct Order {
+    #[expect(dead_code, reason = "read through Debug")]
     id: u32,
 }
 
