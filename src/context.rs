@@ -632,6 +632,25 @@ where
     tokio::spawn(fut.in_current_context())
 }
 
+/// `tokio::task::spawn_blocking`, with the closure running in the caller's context
+/// (trace, open spans, bound keys) on tokio's blocking pool; the pool thread's own
+/// context comes back when it returns, also on unwind.
+///
+/// # Panics
+/// As `tokio::task::spawn_blocking`: when called outside a tokio runtime.
+#[cfg(feature = "tokio")]
+pub fn spawn_blocking<F, R>(f: F) -> tokio::task::JoinHandle<R>
+where
+    F: FnOnce() -> R + Send + 'static,
+    R: Send + 'static,
+{
+    let mut ctx = snapshot();
+    tokio::task::spawn_blocking(move || {
+        let _installed = Installed::new(&mut ctx);
+        f()
+    })
+}
+
 /// Starts a work unit that ends when the returned guard goes out of scope:
 /// `let _unit = scoped_context!(k = v, ...);`
 ///

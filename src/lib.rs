@@ -112,12 +112,12 @@ pub use crate::config::{
     Config, ConfigError, ConfigErrorKind, Console, Fsync, Overflow, Profile, DEFAULT_BACKUPS, DEFAULT_BUFFER,
     DEFAULT_FILE_MODE, DEFAULT_FSYNC_INTERVAL, DEFAULT_REDACT, DEFAULT_ROTATE_BYTES,
 };
-#[cfg(feature = "tokio")]
-pub use crate::context::spawn;
 pub use crate::context::{
     current_span_id, current_trace_id, thread, traceparent, ContextGuard, FutureExt, IntoTraceContext, TraceStart,
     WithContext,
 };
+#[cfg(feature = "tokio")]
+pub use crate::context::{spawn, spawn_blocking};
 pub use crate::id::{ParseIdError, SpanId, TraceId, TraceParent};
 #[cfg(feature = "tracing")]
 pub use crate::integrations::tracing;

@@ -294,4 +294,42 @@ mod with_tokio {
         assert_eq!(task["span_id"], spawner["span_id"]);
         assert_eq!(task["req"], "r1");
     }
+
+    #[test]
+    fn logkit_spawn_blocking_runs_in_the_callers_context_and_leaves_none_behind() {
+        const NAME: &str = "with_tokio::logkit_spawn_blocking_runs_in_the_callers_context_and_leaves_none_behind";
+        if common::is_child(NAME) {
+            // One blocking thread, so the plain `spawn_blocking` after it runs on the
+            // same pool thread.
+            let rt = tokio::runtime::Builder::new_multi_thread()
+                .worker_threads(1)
+                .max_blocking_threads(1)
+                .enable_all()
+                .build()
+                .unwrap();
+            rt.block_on(async {
+                new_context!(req = "r2");
+                let _s = span!("handler");
+                info!("caller");
+                let n = logkit::spawn_blocking(|| {
+                    info!("blocking work");
+                    7
+                })
+                .await
+                .unwrap();
+                assert_eq!(n, 7);
+                tokio::task::spawn_blocking(|| info!("plain blocking")).await.unwrap();
+            });
+            return;
+        }
+        let recs = common::records_of(NAME, &[]);
+        let caller = one(&recs, "caller");
+        let work = one(&recs, "blocking work");
+        assert_eq!(work["trace_id"], caller["trace_id"]);
+        assert_eq!(work["span_id"], caller["span_id"]);
+        assert_eq!(work["req"], "r2");
+        let plain = one(&recs, "plain blocking");
+        assert!(plain.get("req").is_none() && plain.get("span_id").is_none(), "{plain}");
+        assert_ne!(plain["trace_id"], caller["trace_id"], "{plain}");
+    }
 }
