@@ -62,7 +62,7 @@
 //                or by `init`); `flush`, `set_level`, the exit and panic hooks
 // 6. macros and `__private`: the call sites. `__private` starts `runtime` on its cold
 //    paths, so the hot path is the gate and one call.
-//    integrations  front doors for other libraries (`tracing` layer): the same gate,
+//    integrations  front doors for other libraries (`tracing` layer, tower middleware): the same gate,
 //                context, spans and buffers as the macros, never a pipeline of their own
 //
 // A record's path: macro -> `__private::enabled` (filter) -> `__private::log` encodes
@@ -96,7 +96,7 @@ mod runtime;
 
 mod macros;
 
-#[cfg(feature = "tracing")]
+#[cfg(any(feature = "tracing", feature = "tower"))]
 mod integrations;
 
 #[doc(hidden)]
@@ -119,6 +119,8 @@ pub use crate::context::{
 #[cfg(feature = "tokio")]
 pub use crate::context::{spawn, spawn_blocking};
 pub use crate::id::{ParseIdError, SpanId, TraceId, TraceParent};
+#[cfg(feature = "tower")]
+pub use crate::integrations::tower;
 #[cfg(feature = "tracing")]
 pub use crate::integrations::tracing;
 pub use crate::level::{Directives, Level, LevelFilter};

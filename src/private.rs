@@ -134,7 +134,7 @@ static BAD_TRACE_REPORTED: AtomicBool = AtomicBool::new(false);
 /// A malformed trace id given to `new_context!` (or in `TRACEPARENT`): reported once
 /// per process as a `logkit.bad_trace_id` warning; a fresh trace is started.
 #[cold]
-fn report_bad_trace_id(value: &str, reason: &str) {
+pub(crate) fn report_bad_trace_id(value: &str, reason: &str) {
     if BAD_TRACE_REPORTED.swap(true, Ordering::AcqRel) {
         return;
     }

@@ -217,13 +217,14 @@ impl Open {
     }
 }
 
-/// A span opened by an integration rather than a macro (the `tracing` layer): the same open state, ids and `END` record as `span!`, kept
+/// A span opened by an integration rather than a macro (the `tracing` layer, the
+/// tower middleware): the same open state, ids and `END` record as `span!`, kept
 /// where the integration keeps its per-span data (so it is `Send`, unlike [`Span`]).
-#[cfg(feature = "tracing")]
+#[cfg(any(feature = "tracing", feature = "tower"))]
 #[derive(Debug)]
 pub(crate) struct OpenSpan(Open);
 
-#[cfg(feature = "tracing")]
+#[cfg(any(feature = "tracing", feature = "tower"))]
 impl OpenSpan {
     /// Opens a span in the current context (and logs its `START`, as `span!` does),
     /// its bound keys already encoded as `key value` entries (see
@@ -244,6 +245,7 @@ impl OpenSpan {
         self.0.id
     }
 
+    #[cfg(feature = "tracing")]
     pub(crate) fn parent(&self) -> Option<SpanId> {
         self.0.parent
     }

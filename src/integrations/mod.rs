@@ -4,7 +4,10 @@
 //! pipeline of its own).
 //!
 //! - [`tracing`] (feature `tracing`): a `tracing_subscriber::Layer`.
+//! - [`tower`] (feature `tower`): request middleware for tower / axum.
 
+#[cfg(feature = "tower")]
+pub mod tower;
 #[cfg(feature = "tracing")]
 pub mod tracing;
 
