@@ -533,3 +533,22 @@ fn a_tracing_span_logs_start_like_a_logkit_span() {
     assert_eq!(start["id"], 4);
     assert!(records_of(NAME, &[("LOG_SPAN_START", "0")]).iter().all(|r| r["event"] != "START"));
 }
+
+#[test]
+fn an_event_without_a_message_keeps_its_fields_and_context() {
+    const NAME: &str = "an_event_without_a_message_keeps_its_fields_and_context";
+    if common::is_child(NAME) {
+        install();
+        logkit::new_context!(user = "u3");
+        tracing::info!(only = 1, also = "x");
+        logkit::info!(only = 2);
+        return;
+    }
+    let recs = records_of(NAME, &[]);
+    assert_eq!(recs.len(), 2, "{recs:?}");
+    let (t, l) = (&recs[0], &recs[1]);
+    assert_eq!((t["only"].as_i64(), t["also"].as_str(), t["user"].as_str()), (Some(1), Some("x"), Some("u3")));
+    assert_eq!(t["trace_id"], l["trace_id"]);
+    // Without a message, a tracing event is written as logkit's macros write one.
+    assert_eq!(t.get("event"), l.get("event"), "{t} vs {l}");
+}

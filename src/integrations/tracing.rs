@@ -20,7 +20,11 @@
 //!   call site that logkit's directives turn off is skipped by `tracing` itself
 //!   before any argument is evaluated; [`set_level`](crate::set_level) refreshes it.
 //!   Per-layer filters (`layer().with_filter(...)`) and an `EnvFilter` stacked beside
-//!   it narrow this further.
+//!   it narrow this further. As for any unfiltered `tracing_subscriber` layer, that
+//!   interest filters the whole subscriber: another layer stacked beside it (an
+//!   `fmt` layer, say) sees only what logkit's directives let through, unless logkit's
+//!   layer is wrapped in a per-layer filter (then logkit applies its directives inside
+//!   the layer, after `tracing` has built the event).
 //! - **Spans** become logkit spans: each gets a `span_id`, its parent (contextual or
 //!   explicit) gives `parent_span_id`, and while it is entered every record (tracing
 //!   events and logkit macros alike) carries its ids and its fields as bound keys;
@@ -176,18 +180,29 @@ where
         };
         let ts = clock::now();
         let fields = meta.fields();
-        let has_message = fields.field("message").is_some();
+        // `tracing`'s macros put the message first among the fields.
+        let message_first = fields.iter().next().is_some_and(|f| f.name() == "message");
+        let has_message = message_first || fields.field("message").is_some();
         let flags = HAS_TARGET | INLINE_KEYS | if has_message { HAS_MESSAGE } else { 0 };
         fe.write(&mut |buf| {
             let mut enc = Encoder::begin(buf, lvl, flags, None, ts);
             enc.raw_str(meta.target());
-            if has_message {
-                // The message comes first in the record, wherever it is among the
-                // fields: a first pass writes only it.
-                event.record(&mut MessageVisitor { enc: &mut enc, done: false });
+            if message_first {
+                // One pass: the message, then the context, then the other fields.
+                let mut pass = OnePass { enc: &mut enc, message_done: false };
+                event.record(&mut pass);
+                if !pass.message_done {
+                    pass.missing_message();
+                }
+            } else {
+                if has_message {
+                    // The message comes first in the record, wherever it is among the
+                    // fields: a first pass writes only it.
+                    event.record(&mut MessageVisitor { enc: &mut enc, done: false });
+                }
+                context::encode_current(&mut enc);
+                event.record(&mut FieldVisitor { out: &mut EventFields(&mut enc) });
             }
-            context::encode_current(&mut enc);
-            event.record(&mut FieldVisitor { out: &mut EventFields(&mut enc) });
             enc.finish();
         });
         if lvl == Level::Error && fields.field("error").is_some() {
@@ -490,6 +505,64 @@ impl Visit for MessageVisitor<'_, '_> {
             // `format_args!` from the macros: its `Debug` is its text.
             self.enc.raw_fmt(format_args!("{v:?}"));
         }
+    }
+}
+
+/// An event whose first field is its message: the message, then the context, then
+/// the other fields, in one visit.
+struct OnePass<'a, 'b> {
+    enc: &'a mut Encoder<'b>,
+    message_done: bool,
+}
+
+impl OnePass<'_, '_> {
+    /// At the first field visited: true if it is the message (the caller writes it and
+    /// the context); else the message was left without a value, and it is written
+    /// empty here, with the context, before the field.
+    fn start(&mut self, f: &Field) -> bool {
+        self.message_done = true;
+        if f.name() == "message" {
+            return true;
+        }
+        self.missing_message();
+        false
+    }
+
+    #[cold]
+    fn missing_message(&mut self) {
+        self.enc.raw_str("");
+        context::encode_current(self.enc);
+    }
+}
+
+macro_rules! one_pass {
+    ($($method:ident: $ty:ty),* $(,)?) => {
+        $(
+            #[inline]
+            fn $method(&mut self, f: &Field, v: $ty) {
+                if !self.message_done && self.start(f) {
+                    // The first field, `message` (`MessageVisitor` writes every type).
+                    MessageVisitor { enc: self.enc, done: false }.$method(f, v);
+                    context::encode_current(self.enc);
+                } else {
+                    FieldVisitor { out: &mut EventFields(self.enc) }.$method(f, v);
+                }
+            }
+        )*
+    };
+}
+
+impl Visit for OnePass<'_, '_> {
+    one_pass! {
+        record_f64: f64,
+        record_i64: i64,
+        record_u64: u64,
+        record_i128: i128,
+        record_u128: u128,
+        record_bool: bool,
+        record_str: &str,
+        record_error: &(dyn Error + 'static),
+        record_debug: &dyn fmt::Debug,
     }
 }
 
