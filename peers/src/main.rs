@@ -39,7 +39,7 @@ usage: logkit-peers [all | LOGGER...] [--scenario S[,S...]] [--rounds N] [--call
        logkit-peers list
        logkit-peers summary [--results DIR]   (the tables again, from the run files already there)
 
-LOGGER    logkit tracing slog ftlog spdlog fast_log baseline (default: all)
+LOGGER    logkit logkit_tracing tracing slog ftlog spdlog fast_log baseline (default: all)
 S         latency tput1 tput2 default extras (default: all; extras runs for logkit only)
 --rounds  rounds of every logger and scenario, interleaved; tables give each figure's median (default 3)
 --calls   timed calls in the latency scenario (default 200000, after 20000 untimed)
@@ -306,7 +306,7 @@ fn summarize(o: &Opts, runs: &Path) -> (String, String) {
     let e2e = |l: &str, key: &str| num(get(l, "tput1").as_ref(), key);
     let best = |key: &str| {
         all.iter()
-            .filter(|l| **l != "logkit" && lossless(l))
+            .filter(|l| !l.starts_with("logkit") && lossless(l))
             .filter_map(|l| e2e(l, key).map(|v| (*l, v)))
             .max_by(|a, b| a.1.total_cmp(&b.1))
     };
@@ -386,7 +386,7 @@ fn summarize(o: &Opts, runs: &Path) -> (String, String) {
     }
     let lowest = all
         .iter()
-        .filter(|l| **l != "logkit" && lossless(l))
+        .filter(|l| !l.starts_with("logkit") && lossless(l))
         .filter_map(|l| num(get(l, "latency").as_ref(), "p50").map(|v| (*l, v)))
         .min_by(|a, b| a.1.total_cmp(&b.1));
     if let (Some((name, v)), Some(lk)) = (lowest, lk_p50) {
@@ -471,6 +471,7 @@ fn child(args: &[String]) {
     let o = parse(&args[2..]).unwrap_or_else(|e| panic!("child args: {e}"));
     match logger.as_str() {
         "logkit" => run::<peers::Logkit>(&logger, &scenario, &o),
+        "logkit_tracing" => run::<peers::LogkitTracing>(&logger, &scenario, &o),
         "tracing" => run::<peers::Tracing>(&logger, &scenario, &o),
         "slog" => run::<peers::Slog>(&logger, &scenario, &o),
         "ftlog" => run::<peers::Ftlog>(&logger, &scenario, &o),

@@ -46,6 +46,11 @@ pub const PEERS: &[(&str, &str, &str)] = &[
         "logkit::flush() (writes and fdatasyncs)",
     ),
     (
+        "logkit_tracing",
+        "tracing macros through logkit's layer: registry().with(logkit::tracing::layer()), logkit configured as for logkit; context = an entered tracing span",
+        "logkit::flush() (writes and fdatasyncs)",
+    ),
+    (
         "tracing",
         "tracing-subscriber fmt().json() (flattened event, current span) + tracing-appender non_blocking over BufWriter<File>, .lossy(false), 128 000-line channel",
         "drop WorkerGuard (waits up to 1.1 s for the worker)",
@@ -80,7 +85,7 @@ pub const PEERS: &[(&str, &str, &str)] = &[
 /// The logger's own name for what its default configuration does when full.
 pub fn default_policy(name: &str) -> &'static str {
     match name {
-        "logkit" => "blocks (LOG_OVERFLOW=block)",
+        "logkit" | "logkit_tracing" => "blocks (LOG_OVERFLOW=block)",
         "tracing" => "drops (non_blocking lossy=true)",
         "slog" => "drops and reports (DropAndReport, 128-record channel)",
         "ftlog" => "drops (bounded(100_000, false))",
@@ -132,6 +137,40 @@ impl Peer for Logkit {
             ok = black_box(true),
             "order filled"
         );
+    }
+
+    fn finish(self) {
+        logkit::flush();
+    }
+}
+
+// ============================================================== logkit_tracing
+
+/// The same `tracing::info!` as the `tracing` peer, through logkit's `tracing` layer.
+pub struct LogkitTracing {
+    _guard: logkit::Guard,
+}
+
+impl Peer for LogkitTracing {
+    type Producer = tracing::span::EnteredSpan;
+
+    fn install(dir: &Path, mode: Mode) -> Self {
+        use tracing_subscriber::layer::SubscriberExt;
+        let Logkit { _guard } = Logkit::install(dir, mode);
+        let subscriber = tracing_subscriber::registry().with(logkit::tracing::layer());
+        tracing::subscriber::set_global_default(subscriber).expect("set subscriber");
+        LogkitTracing { _guard }
+    }
+
+    fn producer(&self, _ids: Ids) -> tracing::span::EnteredSpan {
+        // A root span with no logkit context: logkit starts a trace for it and gives it
+        // a span id, as `new_context!` + `span!` do for the `logkit` peer.
+        tracing::info_span!("handle").entered()
+    }
+
+    #[inline(always)]
+    fn log(p: &mut tracing::span::EnteredSpan, i: u64) {
+        Tracing::log(p, i);
     }
 
     fn finish(self) {
