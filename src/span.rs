@@ -49,6 +49,29 @@ static END_CS: Callsite = Callsite::new(Level::Info, "logkit", file!(), line!(),
 static END_ERR_CS: Callsite =
     Callsite::new(Level::Error, "logkit", file!(), line!(), &["span", "dur_ms", "status", "exc_info"]);
 
+/// Whether `cs` is the call site of a span's `END` record (the OTLP exporter makes
+/// those spans).
+#[cfg(feature = "otlp")]
+pub(crate) fn is_end_callsite(cs: &'static Callsite) -> bool {
+    std::ptr::eq(cs, &END_CS) || std::ptr::eq(cs, &END_ERR_CS)
+}
+
+/// The call site of an `END` record, for the exporter's tests.
+#[cfg(all(test, feature = "otlp"))]
+pub(crate) fn end_callsite(failed: bool) -> &'static Callsite {
+    if failed {
+        &END_ERR_CS
+    } else {
+        &END_CS
+    }
+}
+
+/// Whether `cs` is the call site of a span's `START` record.
+#[cfg(feature = "otlp")]
+pub(crate) fn is_start_callsite(cs: &'static Callsite) -> bool {
+    std::ptr::eq(cs, &START_CS)
+}
+
 /// The name of a span: a literal is borrowed, a computed name owned.
 pub(crate) type SpanName = Cow<'static, str>;
 

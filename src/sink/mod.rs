@@ -1,5 +1,8 @@
-//! Where rendered records go: the JSONL file and the console.
+//! Where rendered records go: the JSONL file, the console and (feature `otlp`) an
+//! OpenTelemetry collector.
 
 pub(crate) mod console;
 pub(crate) mod file;
 pub(crate) mod file_thread;
+#[cfg(feature = "otlp")]
+pub(crate) mod otlp;

@@ -1,0 +1,446 @@
+//! Compact records → OTLP protobuf (`ExportLogsServiceRequest`,
+//! `ExportTraceServiceRequest`), per the OpenTelemetry logs and traces data models.
+//!
+//! - A record → a `LogRecord`: its timestamp, the time the exporter saw it
+//!   (`observed_time_unix_nano`), severity number and text (trace 1, debug 5, info 9,
+//!   warning 13, error 17; the text is logkit's level name), the message as `body`,
+//!   `trace_id` / `span_id` as bytes, the bound context and the fields as typed
+//!   attributes (nested JSON values as maps and arrays). The target is the
+//!   instrumentation scope.
+//! - A span's `END` record → a `Span` (and no `LogRecord`: everything it says is in the
+//!   span): name, start (end minus `dur_ms`) and end, ids, the bound context and the
+//!   span's own fields as attributes, and for `status="error"` status `ERROR` with the
+//!   error's message and an `exception` event. A span's `START` record is not exported:
+//!   its ids and time are the span's.
+//! - Redacted keys (`LOG_REDACT`) are exported as `"***"`, as in every sink.
+//!
+//! Records are grouped by scope as they come; a request is assembled from the groups
+//! without re-encoding them.
+
+use super::json_value::Json;
+use super::pb;
+use crate::callsite::Callsite;
+use crate::level::Level;
+use crate::record::{FieldValue, RecordView};
+use crate::render::Redactor;
+
+/// `SpanKind.SPAN_KIND_INTERNAL`.
+const SPAN_KIND_INTERNAL: u64 = 1;
+/// `StatusCode.STATUS_CODE_ERROR`.
+const STATUS_CODE_ERROR: u64 = 2;
+
+/// OpenTelemetry severity numbers.
+pub(crate) fn severity_number(level: Level) -> u64 {
+    match level {
+        Level::Trace => 1,
+        Level::Debug => 5,
+        Level::Info => 9,
+        Level::Warn => 13,
+        Level::Error => 17,
+    }
+}
+
+/// What a record is, for the exporter.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub(crate) enum Kind {
+    Log,
+    SpanEnd,
+    SpanStart,
+}
+
+/// Whether `cs` is one of the span records' call sites.
+pub(crate) fn kind(cs: Option<&'static Callsite>) -> Kind {
+    match cs {
+        Some(cs) if crate::span::is_end_callsite(cs) => Kind::SpanEnd,
+        Some(cs) if crate::span::is_start_callsite(cs) => Kind::SpanStart,
+        _ => Kind::Log,
+    }
+}
+
+/// Encoded messages grouped by instrumentation scope (the record's target).
+#[derive(Debug, Default)]
+struct Scopes {
+    names: Vec<String>,
+    /// Each scope's encoded `LogRecord`s or `Span`s, each with its field tag and length.
+    bodies: Vec<Vec<u8>>,
+    last: usize,
+}
+
+impl Scopes {
+    fn body(&mut self, scope: &str) -> &mut Vec<u8> {
+        if self.names.get(self.last).is_none_or(|n| n != scope) {
+            self.last = match self.names.iter().position(|n| n == scope) {
+                Some(i) => i,
+                None => {
+                    self.names.push(scope.to_owned());
+                    self.bodies.push(Vec::new());
+                    self.names.len() - 1
+                }
+            };
+        }
+        &mut self.bodies[self.last]
+    }
+
+    fn bytes(&self) -> usize {
+        self.bodies.iter().map(Vec::len).sum()
+    }
+
+    fn clear(&mut self) {
+        // Bodies keep their capacity for the next batch; a scope with nothing is skipped.
+        for b in &mut self.bodies {
+            b.clear();
+        }
+        if self.names.len() > 256 {
+            self.names.clear();
+            self.bodies.clear();
+        }
+        self.last = 0;
+    }
+
+    /// The `ScopeLogs` / `ScopeSpans` messages (field 2 of the resource message), each
+    /// with the scope (field 1) and the encoded items (field 2 of the scope message).
+    fn write(&self, out: &mut Vec<u8>) {
+        for (name, body) in self.names.iter().zip(&self.bodies) {
+            if body.is_empty() {
+                continue;
+            }
+            pb::message(out, 2, |o| {
+                pb::message(o, 1, |o| pb::bytes(o, 1, name.as_bytes()));
+                o.extend_from_slice(body);
+            });
+        }
+    }
+}
+
+/// One batch of records on its way to a collector.
+#[derive(Debug, Default)]
+pub(crate) struct Batch {
+    logs: Scopes,
+    spans: Scopes,
+    pub(crate) log_count: usize,
+    pub(crate) span_count: usize,
+}
+
+impl Batch {
+    pub(crate) fn is_empty(&self) -> bool {
+        self.log_count == 0 && self.span_count == 0
+    }
+
+    pub(crate) fn records(&self) -> usize {
+        self.log_count + self.span_count
+    }
+
+    /// Encoded bytes so far (before compression).
+    pub(crate) fn bytes(&self) -> usize {
+        self.logs.bytes() + self.spans.bytes()
+    }
+
+    pub(crate) fn clear(&mut self) {
+        self.logs.clear();
+        self.spans.clear();
+        self.log_count = 0;
+        self.span_count = 0;
+    }
+
+    /// Adds one record (its timestamp already in Unix nanoseconds). Returns whether it
+    /// was exported (a span's `START` is not).
+    pub(crate) fn add(&mut self, rec: &RecordView<'_>, redact: &Redactor, observed_ns: u64) -> bool {
+        match kind(rec.callsite) {
+            Kind::SpanStart => false,
+            Kind::SpanEnd => {
+                let body = self.spans.body(rec.target);
+                pb::message(body, 2, |o| write_span(o, rec, redact));
+                self.span_count += 1;
+                true
+            }
+            Kind::Log => {
+                let body = self.logs.body(rec.target);
+                pb::message(body, 2, |o| write_log(o, rec, redact, observed_ns));
+                self.log_count += 1;
+                true
+            }
+        }
+    }
+
+    /// `ExportLogsServiceRequest` with `resource` (an encoded `Resource` body), or
+    /// nothing when the batch has no log records.
+    pub(crate) fn logs_request(&self, resource: &[u8], out: &mut Vec<u8>) {
+        out.clear();
+        if self.log_count > 0 {
+            request(out, resource, &self.logs);
+        }
+    }
+
+    /// `ExportTraceServiceRequest`, or nothing when the batch has no spans.
+    pub(crate) fn traces_request(&self, resource: &[u8], out: &mut Vec<u8>) {
+        out.clear();
+        if self.span_count > 0 {
+            request(out, resource, &self.spans);
+        }
+    }
+}
+
+/// `Export*ServiceRequest { resource_* = 1: { resource = 1, scope_* = 2 } }`.
+fn request(out: &mut Vec<u8>, resource: &[u8], scopes: &Scopes) {
+    pb::message(out, 1, |o| {
+        pb::message(o, 1, |o| o.extend_from_slice(resource));
+        scopes.write(o);
+    });
+}
+
+/// An encoded `Resource` body: `attributes` (field 1).
+pub(crate) fn resource(attributes: &[(String, String)]) -> Vec<u8> {
+    let mut out = Vec::new();
+    for (k, v) in attributes {
+        key_value(&mut out, 1, k, |o| pb::bytes(o, 1, v.as_bytes()));
+    }
+    out
+}
+
+/// A `KeyValue` as field `field`: key (1) and the `AnyValue` (2) that `value` writes.
+fn key_value(out: &mut Vec<u8>, field: u32, key: &str, value: impl FnOnce(&mut Vec<u8>)) {
+    pb::message(out, field, |o| {
+        pb::bytes(o, 1, key.as_bytes());
+        pb::message(o, 2, value);
+    });
+}
+
+/// An attribute from a record's context or fields, masked if its key is redacted.
+fn attribute(out: &mut Vec<u8>, field: u32, key: &str, v: FieldValue<&str>, redact: &Redactor) {
+    if redact.is_redacted(key) {
+        key_value(out, field, key, |o| pb::bytes(o, 1, b"***"));
+    } else {
+        key_value(out, field, key, |o| any_value(o, v, redact));
+    }
+}
+
+/// The fields of an `AnyValue` for `v`: `string_value` 1, `bool_value` 2, `int_value`
+/// 3, `double_value` 4, `array_value` 5, `kvlist_value` 6. 64-bit and 128-bit integers
+/// that do not fit an `int64` are exported as their decimal strings; `null` is an
+/// empty `AnyValue`.
+fn any_value(out: &mut Vec<u8>, v: FieldValue<&str>, redact: &Redactor) {
+    let decimal = |out: &mut Vec<u8>, s: String| pb::bytes(out, 1, s.as_bytes());
+    match v {
+        FieldValue::Null => {}
+        FieldValue::Bool(b) => pb::uint(out, 2, u64::from(b)),
+        FieldValue::U64(n) => match i64::try_from(n) {
+            Ok(i) => pb::uint(out, 3, i as u64),
+            Err(_) => decimal(out, n.to_string()),
+        },
+        FieldValue::I64(i) => pb::uint(out, 3, i as u64),
+        FieldValue::U128(n) => match i64::try_from(n) {
+            Ok(i) => pb::uint(out, 3, i as u64),
+            Err(_) => decimal(out, n.to_string()),
+        },
+        FieldValue::I128(n) => match i64::try_from(n) {
+            Ok(i) => pb::uint(out, 3, i as u64),
+            Err(_) => decimal(out, n.to_string()),
+        },
+        FieldValue::F64(f) => pb::double(out, 4, f),
+        FieldValue::Str(s) => pb::bytes(out, 1, s.as_bytes()),
+        FieldValue::Json(j) => match Json::parse(j) {
+            Some(tree) => json_any(out, &tree, redact),
+            None => pb::bytes(out, 1, j.as_bytes()),
+        },
+    }
+}
+
+/// A nested JSON value as an `AnyValue`; object members with a redacted key are masked.
+fn json_any(out: &mut Vec<u8>, j: &Json, redact: &Redactor) {
+    match j {
+        Json::Null => {}
+        Json::Bool(b) => pb::uint(out, 2, u64::from(*b)),
+        Json::Int(i) => pb::uint(out, 3, *i as u64),
+        Json::Float(f) => pb::double(out, 4, *f),
+        Json::Str(s) => pb::bytes(out, 1, s.as_bytes()),
+        Json::Array(items) => pb::message(out, 5, |o| {
+            for item in items {
+                pb::message(o, 1, |o| json_any(o, item, redact));
+            }
+        }),
+        Json::Object(members) => pb::message(out, 6, |o| {
+            for (k, v) in members {
+                if redact.is_redacted(k) {
+                    key_value(o, 1, k, |o| pb::bytes(o, 1, b"***"));
+                } else {
+                    key_value(o, 1, k, |o| json_any(o, v, redact));
+                }
+            }
+        }),
+    }
+}
+
+/// Decodes lowercase or uppercase hex into `out`; `None` unless `s` is exactly
+/// `2 * N` hex digits.
+fn hex_id<const N: usize>(s: &str) -> Option<[u8; N]> {
+    let b = s.as_bytes();
+    if b.len() != 2 * N {
+        return None;
+    }
+    let nib = |c: u8| match c {
+        b'0'..=b'9' => Some(c - b'0'),
+        b'a'..=b'f' => Some(c - b'a' + 10),
+        b'A'..=b'F' => Some(c - b'A' + 10),
+        _ => None,
+    };
+    let mut out = [0u8; N];
+    for (i, o) in out.iter_mut().enumerate() {
+        *o = (nib(b[2 * i])? << 4) | nib(b[2 * i + 1])?;
+    }
+    Some(out)
+}
+
+/// The ids among a record's context entries.
+#[derive(Default)]
+struct Ids {
+    trace: Option<[u8; 16]>,
+    span: Option<[u8; 8]>,
+    parent: Option<[u8; 8]>,
+}
+
+/// Whether a context entry is one of the ids (exported as the record's or span's id
+/// fields, not as attributes); fills `ids`.
+fn take_id(ids: &mut Ids, key: &str, v: &FieldValue<&str>) -> bool {
+    let FieldValue::Str(s) = v else { return false };
+    match key {
+        "trace_id" => ids.trace = hex_id(s).or(ids.trace),
+        "span_id" => ids.span = hex_id(s).or(ids.span),
+        "parent_span_id" => ids.parent = hex_id(s).or(ids.parent),
+        _ => return false,
+    }
+    true
+}
+
+/// A `LogRecord` body.
+fn write_log(out: &mut Vec<u8>, rec: &RecordView<'_>, redact: &Redactor, observed_ns: u64) {
+    pb::fixed64(out, 1, rec.timestamp_ns);
+    pb::uint(out, 2, severity_number(rec.level));
+    pb::bytes(out, 3, rec.level.as_str().as_bytes());
+    if !rec.message.is_empty() {
+        pb::message(out, 5, |o| pb::bytes(o, 1, rec.message.as_bytes()));
+    }
+    let mut ids = Ids::default();
+    for (k, v) in rec.context() {
+        if !take_id(&mut ids, k, &v) {
+            attribute(out, 6, k, v, redact);
+        }
+    }
+    for (k, v) in rec.fields() {
+        attribute(out, 6, k, v, redact);
+    }
+    if let Some(t) = ids.trace {
+        pb::bytes(out, 9, &t);
+    }
+    if let Some(s) = ids.span {
+        pb::bytes(out, 10, &s);
+    }
+    pb::fixed64(out, 11, observed_ns);
+}
+
+/// A `Span` body from a span's `END` record.
+fn write_span(out: &mut Vec<u8>, rec: &RecordView<'_>, redact: &Redactor) {
+    let mut ids = Ids::default();
+    let (mut name, mut dur_ms, mut exc) = ("", 0.0f64, None);
+    for (k, v) in rec.fields() {
+        match (k, v) {
+            ("span", FieldValue::Str(s)) => name = s,
+            ("dur_ms", FieldValue::F64(d)) => dur_ms = d,
+            ("status", _) => {}
+            ("exc_info", FieldValue::Json(j)) => exc = Some(j),
+            _ => {}
+        }
+    }
+    for (k, v) in rec.context() {
+        take_id(&mut ids, k, &v);
+    }
+    let end = rec.timestamp_ns;
+    let start = end.saturating_sub((dur_ms.max(0.0) * 1e6).round() as u64);
+    if let Some(t) = ids.trace {
+        pb::bytes(out, 1, &t);
+    }
+    if let Some(s) = ids.span {
+        pb::bytes(out, 2, &s);
+    }
+    if let Some(p) = ids.parent {
+        pb::bytes(out, 4, &p);
+    }
+    pb::bytes(out, 5, name.as_bytes());
+    pb::uint(out, 6, SPAN_KIND_INTERNAL);
+    pb::fixed64(out, 7, start);
+    pb::fixed64(out, 8, end);
+    for (k, v) in rec.context() {
+        if !matches!(k, "trace_id" | "span_id" | "parent_span_id") {
+            attribute(out, 9, k, v, redact);
+        }
+    }
+    for (k, v) in rec.fields() {
+        if !matches!(k, "span" | "dur_ms" | "status" | "exc_info") {
+            attribute(out, 9, k, v, redact);
+        }
+    }
+    let failed = rec.fields().any(|(k, v)| k == "status" && v == FieldValue::Str("error"));
+    if !failed {
+        return;
+    }
+    let exc = Exception::from_exc_info(exc);
+    // Span.events (11): one `exception` event at the span's end.
+    pb::message(out, 11, |o| {
+        pb::fixed64(o, 1, end);
+        pb::bytes(o, 2, b"exception");
+        key_value(o, 3, "exception.type", |o| pb::bytes(o, 1, exc.kind.as_bytes()));
+        key_value(o, 3, "exception.message", |o| pb::bytes(o, 1, exc.message.as_bytes()));
+        if !exc.stacktrace.is_empty() {
+            key_value(o, 3, "exception.stacktrace", |o| pb::bytes(o, 1, exc.stacktrace.as_bytes()));
+        }
+    });
+    // Span.status (15): message 2, code 3.
+    pb::message(out, 15, |o| {
+        pb::bytes(o, 2, exc.message.as_bytes());
+        pb::uint(o, 3, STATUS_CODE_ERROR);
+    });
+}
+
+/// The OpenTelemetry `exception.*` attributes of an `exc_info`.
+pub(crate) struct Exception {
+    pub(crate) kind: String,
+    pub(crate) message: String,
+    /// The `source()` chain, one `caused by:` line each, then for a panic its location,
+    /// thread and backtrace.
+    pub(crate) stacktrace: String,
+}
+
+impl Exception {
+    pub(crate) fn from_exc_info(exc: Option<&str>) -> Exception {
+        let tree = exc.and_then(Json::parse);
+        let text = |k: &str| tree.as_ref().and_then(|t| t.get(k)).and_then(Json::as_str).unwrap_or("");
+        let mut stacktrace = String::new();
+        if let Some(Json::Array(chain)) = tree.as_ref().and_then(|t| t.get("chain")) {
+            for c in chain.iter().filter_map(Json::as_str) {
+                stacktrace.push_str("caused by: ");
+                stacktrace.push_str(c);
+                stacktrace.push('\n');
+            }
+        }
+        for k in ["location", "thread"] {
+            if !text(k).is_empty() {
+                stacktrace.push_str(k);
+                stacktrace.push_str(": ");
+                stacktrace.push_str(text(k));
+                stacktrace.push('\n');
+            }
+        }
+        stacktrace.push_str(text("backtrace"));
+        let kind = match text("type") {
+            "" => "error",
+            t => t,
+        };
+        let message = match (text("message"), exc) {
+            ("", Some(raw)) if tree.is_none() => raw,
+            (m, _) => m,
+        };
+        Exception { kind: kind.to_owned(), message: message.to_owned(), stacktrace: stacktrace.trim_end().to_owned() }
+    }
+}
+
+#[cfg(test)]
+mod tests;
