@@ -14,6 +14,7 @@
 //! | `LOG_CONSOLE` | `stderr` | `stderr`, `stdout` or `off` |
 //! | `LOG_FILE_MODE` | `600` | octal permission bits of a newly created log file |
 //! | `LOG_SPAN_START` | `1` | `1`: a span logs a `START` record when it opens; `0`: only its `END` |
+//! | `LOG_OTLP` | unset | OTLP/HTTP base URL of a collector (feature `otlp`; see `sink/otlp`) |
 //!
 //! An empty value counts as unset.
 
@@ -114,6 +115,8 @@ pub struct Config {
     pub(crate) file_mode: u32,
     /// `LOG_SPAN_START`: spans log a `START` record when they open.
     pub(crate) span_start: bool,
+    /// `LOG_OTLP`: the collector's base URL (used with the feature `otlp`).
+    pub(crate) otlp: Option<String>,
 }
 
 impl Default for Config {
@@ -134,6 +137,7 @@ impl Default for Config {
             color: None,
             file_mode: DEFAULT_FILE_MODE,
             span_start: true,
+            otlp: None,
         }
     }
 }
@@ -334,7 +338,13 @@ pub(crate) fn check_knob(name: &str, value: &str) -> Result<(), String> {
         }
         "LOG_LEVEL" => return Directives::parse(value, LevelFilter::Info).map(drop).map_err(|e| e.0),
         // Any path (empty disables the file); any endpoint (reserved for OTLP).
-        "LOG_FILE" | "LOG_OTLP" => Ok(()),
+        #[cfg(feature = "otlp")]
+        "LOG_OTLP" => crate::sink::otlp::check_url(value.trim()),
+        #[cfg(feature = "otlp")]
+        "LOG_OTLP_PROTOCOL" => crate::sink::otlp::check_protocol(value),
+        #[cfg(not(feature = "otlp"))]
+        "LOG_OTLP" => Ok(()),
+        "LOG_FILE" => Ok(()),
         _ => Err("not a logkit knob"),
     };
     r.map_err(str::to_owned)
@@ -425,6 +435,7 @@ impl Config {
         if let Some(m) = knob("LOG_FILE_MODE", errors, parse_mode) {
             c.file_mode = m;
         }
+        c.otlp = var("LOG_OTLP");
         if let Some(on) = knob("LOG_SPAN_START", errors, parse_switch) {
             c.span_start = on;
         }
@@ -532,6 +543,17 @@ impl Config {
     /// never ends (a process killed or hung inside it) is still named in the log.
     pub fn span_start(mut self, on: bool) -> Config {
         self.span_start = on;
+        self
+    }
+
+    /// Exports records and spans to the OpenTelemetry collector at `base_url`
+    /// (`LOG_OTLP`), e.g. `http://127.0.0.1:4318`; `/v1/logs` and `/v1/traces` are
+    /// appended. The standard `OTEL_EXPORTER_OTLP_*`, `OTEL_SERVICE_NAME` and
+    /// `OTEL_RESOURCE_ATTRIBUTES` variables apply; a bad value makes `init` fail
+    /// naming it.
+    #[cfg(feature = "otlp")]
+    pub fn otlp(mut self, base_url: impl Into<String>) -> Config {
+        self.otlp = Some(base_url.into());
         self
     }
 

@@ -31,12 +31,12 @@ fn level(l: log::Level) -> Level {
 
 impl log::Log for Bridge {
     fn enabled(&self, m: &log::Metadata<'_>) -> bool {
-        filter::enabled_dynamic(level(m.level()), m.target())
+        filter::enabled_dynamic(level(m.level()), m.target()) && !muted()
     }
 
     fn log(&self, r: &log::Record<'_>) {
         let lvl = level(r.level());
-        if !filter::enabled_dynamic(lvl, r.target()) || !filter::sampled(lvl) {
+        if !filter::enabled_dynamic(lvl, r.target()) || !filter::sampled(lvl) || muted() {
             return;
         }
         let Some(fe) = frontend::get() else { return };
@@ -80,4 +80,21 @@ pub(crate) fn set_max_level() {
         LevelFilter::Debug => log::LevelFilter::Debug,
         LevelFilter::Trace => log::LevelFilter::Trace,
     });
+}
+
+thread_local! {
+    /// Set on logkit's own threads that call libraries logging through `log` (the OTLP
+    /// exporter's HTTP client): their records would be exported again, a loop.
+    static MUTED: std::cell::Cell<bool> = const { std::cell::Cell::new(false) };
+}
+
+/// Drops every `log` record of the calling thread from now on.
+#[cfg(feature = "otlp")]
+pub(crate) fn mute_this_thread() {
+    MUTED.with(|m| m.set(true));
+}
+
+#[inline]
+fn muted() -> bool {
+    MUTED.try_with(std::cell::Cell::get).unwrap_or(false)
 }

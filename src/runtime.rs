@@ -35,6 +35,37 @@ pub(crate) struct Runtime {
     /// writer needs the runtime's `'static` address, which `get_or_init` gives only
     /// after `build` returned).
     pending: Mutex<Option<(WriterEnds, WriterConfig)>>,
+    /// The OTLP exporter, for `flush()` and exit.
+    #[cfg(feature = "otlp")]
+    otlp: Option<crate::sink::otlp::exporter::Control>,
+}
+
+/// The exporter's configuration, when the feature is built.
+#[cfg(feature = "otlp")]
+type OtlpStart = Option<crate::sink::otlp::OtlpConfig>;
+#[cfg(not(feature = "otlp"))]
+type OtlpStart = Option<std::convert::Infallible>;
+
+/// `LOG_OTLP` and the standard variables: an error for `init`, or with `lenient` (the
+/// first log call) reported on stderr and export left off.
+#[cfg(feature = "otlp")]
+fn otlp_start(config: &Config, lenient: bool) -> Result<OtlpStart, ConfigError> {
+    match crate::sink::otlp::OtlpConfig::resolve(config.otlp.as_deref()) {
+        Ok(c) => Ok(c),
+        Err(e) if lenient => {
+            eprintln!("{e}; not exporting to a collector");
+            Ok(None)
+        }
+        Err(e) => Err(e),
+    }
+}
+
+#[cfg(not(feature = "otlp"))]
+fn otlp_start(config: &Config, _lenient: bool) -> Result<OtlpStart, ConfigError> {
+    if config.otlp.is_some() {
+        eprintln!("logkit: LOG_OTLP is set, but this build has no OTLP exporter (feature `otlp`); records stay local");
+    }
+    Ok(None)
 }
 
 static RUNTIME: OnceLock<Runtime> = OnceLock::new();
@@ -88,7 +119,8 @@ fn start_lazy() -> &'static Runtime {
                 None
             }
         };
-        build(&config, file)
+        let otlp = otlp_start(&config, true).unwrap_or_default();
+        build(&config, file, otlp)
     });
     if built {
         finish_start(rt);
@@ -102,11 +134,12 @@ fn start(config: Config) -> Result<Guard, ConfigError> {
     if RUNTIME.get().is_some() {
         return Err(ConfigError::already_started());
     }
+    let mut otlp = Some(otlp_start(&config, false)?);
     let mut file = Some(open_file(&config)?);
     let mut built = false;
     let rt = RUNTIME.get_or_init(|| {
         built = true;
-        build(&config, file.take().flatten())
+        build(&config, file.take().flatten(), otlp.take().unwrap_or_default())
     });
     if !built {
         return Err(ConfigError::already_started());
@@ -128,14 +161,18 @@ fn open_file(config: &Config) -> Result<Option<FileSink>, ConfigError> {
 }
 
 /// Builds the runtime and installs its filters. Runs once, inside `get_or_init`.
-fn build(config: &Config, file: Option<FileSink>) -> Runtime {
-    if std::env::var_os("LOG_OTLP").is_some_and(|v| !v.is_empty()) {
-        eprintln!("logkit: LOG_OTLP is set, but this build has no OTLP exporter yet; records stay local");
-    }
+#[cfg_attr(not(feature = "otlp"), allow(unused_variables))]
+fn build(config: &Config, file: Option<FileSink>, otlp: OtlpStart) -> Runtime {
     let directives = config.directives().unwrap_or_else(|_| Directives::new(LevelFilter::Info));
     crate::filter::install(directives, config.sample);
     crate::span::set_span_start(config.span_start);
     let (frontend, ends) = Frontend::new(config.buffer, config.overflow);
+    #[cfg(feature = "otlp")]
+    let (otlp_handle, otlp_control) =
+        match otlp.and_then(|c| crate::sink::otlp::exporter::start(c, Redactor::new(&config.redact))) {
+            Some((h, c)) => (Some(h), Some(c)),
+            None => (None, None),
+        };
     let frontend = frontend::install(frontend);
     let wc = WriterConfig {
         file,
@@ -145,12 +182,16 @@ fn build(config: &Config, file: Option<FileSink>) -> Runtime {
         fsync: config.fsync,
         redact: Redactor::new(&config.redact),
         clock: crate::clock::Calibration::start(),
+        #[cfg(feature = "otlp")]
+        otlp: otlp_handle,
     };
     Runtime {
         frontend,
         flush: CachePadded(FlushState::new()),
         writer_id: OnceLock::new(),
         pending: Mutex::new(Some((ends, wc))),
+        #[cfg(feature = "otlp")]
+        otlp: otlp_control,
     }
 }
 
@@ -185,6 +226,13 @@ fn finish_start(rt: &'static Runtime) {
 /// call; a timeout is reported on stderr with the number of such threads. Called from
 /// inside a log call (a `Display` impl that flushes) it returns at once.
 pub fn flush() {
+    flush_with(true);
+}
+
+/// `flush()`; with `wait_for_export`, then also gives a healthy OTLP exporter up to
+/// 2 s to send what was flushed (one that is failing is not waited for).
+#[cfg_attr(not(feature = "otlp"), allow(unused_variables))]
+fn flush_with(wait_for_export: bool) {
     let rt = match get() {
         Some(rt) => rt,
         // Another thread is building the runtime: its frontend and filters are
@@ -209,6 +257,12 @@ pub fn flush() {
                  (a slow Display impl?) hold records logged before it; they are written when the call returns, \
                  and lost if the process ends first"
             ),
+        }
+    }
+    #[cfg(feature = "otlp")]
+    if let (true, Some(o)) = (wait_for_export, &rt.otlp) {
+        if !o.failing() {
+            o.drain(crate::sink::otlp::exporter::FLUSH_DEADLINE);
         }
     }
 }
@@ -300,9 +354,23 @@ impl Drop for Guard {
 }
 
 extern "C" fn at_exit() {
-    crate::writer::set_exiting();
     // Never unwind into C.
-    let _ = std::panic::catch_unwind(flush);
+    let _ = std::panic::catch_unwind(|| {
+        #[cfg(feature = "otlp")]
+        exit_otlp();
+        crate::writer::set_exiting();
+        flush_with(false);
+    });
+}
+
+/// At exit: everything goes to the exporter, which gets 2 s (whatever the collector
+/// does); what it could not send is then counted, so the last flush reports it.
+#[cfg(feature = "otlp")]
+fn exit_otlp() {
+    let Some(o) = get().and_then(|rt| rt.otlp.as_ref()) else { return };
+    flush_with(false);
+    o.drain(crate::sink::otlp::exporter::EXIT_DEADLINE);
+    o.close();
 }
 
 fn install_exit_hook() {

@@ -117,6 +117,8 @@ impl FlushState {
 /// The writer's own reports use these call sites.
 static DROPPED_CS: Callsite = Callsite::new(Level::Warn, "logkit", file!(), line!(), &["dropped"]);
 static LOST_CS: Callsite = Callsite::new(Level::Warn, "logkit", file!(), line!(), &["lost"]);
+#[cfg(feature = "otlp")]
+static OTLP_LOST_CS: Callsite = Callsite::new(Level::Warn, "logkit", file!(), line!(), &["lost", "sink"]);
 
 /// Everything the writer thread owns.
 pub(crate) struct Writer {
@@ -127,6 +129,9 @@ pub(crate) struct Writer {
     /// The file sink, whose system calls run on the `logkit-file` thread.
     file: Option<FileThread>,
     console: Option<ConsoleSink>,
+    /// The OTLP exporter's queue: each collected batch is copied there.
+    #[cfg(feature = "otlp")]
+    otlp: Option<crate::sink::otlp::exporter::Handle>,
     pretty: bool,
     fsync: Fsync,
     redact: Redactor,
@@ -158,6 +163,8 @@ pub(crate) struct WriterConfig {
     pub(crate) fsync: Fsync,
     pub(crate) redact: Redactor,
     pub(crate) clock: crate::clock::Calibration,
+    #[cfg(feature = "otlp")]
+    pub(crate) otlp: Option<crate::sink::otlp::exporter::Handle>,
 }
 
 impl Writer {
@@ -180,6 +187,8 @@ impl Writer {
             collector: Collector::new(frontend, ends),
             file: cfg.file.map(FileThread::start),
             console,
+            #[cfg(feature = "otlp")]
+            otlp: cfg.otlp,
             pretty: cfg.profile == Profile::Dev,
             fsync: cfg.fsync,
             redact: cfg.redact,
@@ -278,6 +287,11 @@ impl Writer {
         }
         let mut batches = std::mem::take(&mut self.collector.batches);
         for buf in batches.drain(..) {
+            #[cfg(feature = "otlp")]
+            if let Some(o) = &mut self.otlp {
+                let clock = &self.clock;
+                o.push(&buf, |raw| clock.unix_ns(raw));
+            }
             for rec in view::records(&buf) {
                 self.render(rec);
             }
@@ -350,6 +364,27 @@ impl Writer {
         if lost > 0 {
             self.internal_record(&LOST_CS, lost, "logkit.lost");
         }
+        #[cfg(feature = "otlp")]
+        if let Some(n) = self.otlp.as_ref().map(|o| o.take_lost()).filter(|&n| n > 0) {
+            self.internal_record_sink(&OTLP_LOST_CS, n, "logkit.lost", "otlp");
+        }
+    }
+
+    /// A report about one sink: `{"event":event,"lost":n,"sink":sink}`.
+    #[cfg(feature = "otlp")]
+    fn internal_record_sink(&mut self, cs: &'static Callsite, n: u64, event: &str, sink: &str) {
+        let mut scratch = std::mem::take(&mut self.scratch);
+        scratch.clear();
+        let mut enc = Encoder::begin(&mut scratch, Level::Warn, crate::record::HAS_MESSAGE, Some(cs), clock::now());
+        enc.raw_str(event);
+        enc.context(&[]);
+        enc.values().u64(n);
+        enc.values().str(sink);
+        enc.finish();
+        if let Some((rec, _)) = view::next_record(&scratch) {
+            self.render(rec);
+        }
+        self.scratch = scratch;
     }
 
     fn internal_record(&mut self, cs: &'static Callsite, n: u64, event: &str) {
@@ -472,6 +507,8 @@ mod tests {
             fsync: Fsync::Never,
             redact: Redactor::default(),
             clock: clock::Calibration::start(),
+            #[cfg(feature = "otlp")]
+            otlp: None,
         };
         let writer = Writer::new(fe, flush, ends, cfg);
         Rig { fe, flush, writer, path, _dir: dir }

@@ -1,0 +1,494 @@
+//! The exporter thread and the writer's handle on it.
+//!
+//! The writer hands over a copy of each compact batch (one `memcpy`, timestamps turned
+//! into Unix nanoseconds) with a `try_send`: it never waits for the exporter, and a
+//! batch that would take the queue past [`MAX_QUEUED_BYTES`] is counted as lost
+//! instead. The `logkit-otlp` thread encodes records into OTLP requests of at most
+//! [`MAX_BATCH_RECORDS`] records or [`MAX_BATCH_BYTES`], or whatever came within
+//! [`BATCH_DELAY`], gzips them and POSTs them with retries:
+//!
+//! - retried: transport errors (refused, reset, timed out) and 429 / 502 / 503 / 504,
+//!   at most [`MAX_ATTEMPTS`] times, with exponential backoff from
+//!   [`INITIAL_BACKOFF`] up to [`MAX_BACKOFF`] and full jitter, or after the server's
+//!   `Retry-After` (at most [`MAX_RETRY_AFTER`]);
+//! - not retried: any other answer (400 malformed, 413 too large, ...);
+//! - what is not sent in the end is counted and reported by the writer as a
+//!   `logkit.lost` record with `sink="otlp"` in the local log; the first failure is
+//!   also reported once on stderr.
+//!
+//! `flush()` waits up to [`FLUSH_DEADLINE`] for the exporter while it is healthy (a
+//! collector known to be down does not slow a flush); exit waits up to
+//! [`EXIT_DEADLINE`] whatever the collector does, then counts what is left as lost.
+
+use std::sync::atomic::{AtomicBool, AtomicU64, AtomicUsize, Ordering};
+use std::sync::{Arc, Condvar, Mutex};
+use std::time::{Duration, Instant};
+
+use crossbeam_channel::{Receiver, RecvTimeoutError, Sender, TrySendError};
+
+use super::encode::Batch;
+use super::OtlpConfig;
+use crate::record::{view, HEADER_LEN};
+use crate::render::Redactor;
+
+/// Memory cap for what waits to be sent: compact bytes queued for the exporter thread.
+/// Beyond it the writer counts a batch as lost instead of queueing it.
+pub(crate) const MAX_QUEUED_BYTES: usize = 32 << 20;
+/// Records per request at most.
+pub(crate) const MAX_BATCH_RECORDS: usize = 512;
+/// Encoded bytes per request at most (before gzip), give or take one record.
+pub(crate) const MAX_BATCH_BYTES: usize = 1 << 20;
+/// How long a record waits for more to share its request.
+pub(crate) const BATCH_DELAY: Duration = Duration::from_millis(200);
+/// Tries per request.
+pub(crate) const MAX_ATTEMPTS: u32 = 5;
+/// The first retry's backoff; doubled per retry.
+pub(crate) const INITIAL_BACKOFF: Duration = Duration::from_millis(100);
+/// The longest backoff between two tries.
+pub(crate) const MAX_BACKOFF: Duration = Duration::from_secs(5);
+/// The longest `Retry-After` honoured.
+pub(crate) const MAX_RETRY_AFTER: Duration = Duration::from_secs(30);
+/// How long `flush()` waits for a healthy exporter.
+pub(crate) const FLUSH_DEADLINE: Duration = Duration::from_secs(2);
+/// How long exit waits for the exporter, whatever the collector does.
+pub(crate) const EXIT_DEADLINE: Duration = Duration::from_secs(2);
+/// Batches in flight between the writer and the exporter thread.
+const CHANNEL_CAPACITY: usize = 1024;
+
+enum Msg {
+    /// A copy of a compact batch and its record count.
+    Batch(Vec<u8>, u64),
+    /// Send everything received so far, then answer `ticket`.
+    Drain(u64),
+}
+
+/// State shared by the writer, the exporter thread and `flush()`.
+#[derive(Debug, Default)]
+pub(crate) struct Shared {
+    queued_bytes: AtomicUsize,
+    /// Records handed to the exporter and neither sent nor counted lost yet.
+    pending: AtomicU64,
+    /// Records not exported, not yet reported.
+    lost: AtomicU64,
+    /// The last request failed for good (cleared by the next success).
+    failing: AtomicBool,
+    /// Set at exit once the exporter's time is up: nothing more is counted.
+    closed: AtomicBool,
+    /// The newest drain request answered, and the deadline of the one in progress.
+    drain: Mutex<DrainState>,
+    cv: Condvar,
+}
+
+#[derive(Debug, Default)]
+struct DrainState {
+    answered: u64,
+    asked: u64,
+    deadline: Option<Instant>,
+}
+
+impl Shared {
+    fn lose(&self, n: u64) {
+        if n > 0 && !self.closed.load(Ordering::Acquire) {
+            self.lost.fetch_add(n, Ordering::Relaxed);
+        }
+    }
+
+    fn settle(&self, n: u64) {
+        let _ = self.pending.fetch_update(Ordering::AcqRel, Ordering::Acquire, |p| Some(p.saturating_sub(n)));
+    }
+
+    fn lock(&self) -> std::sync::MutexGuard<'_, DrainState> {
+        match self.drain.lock() {
+            Ok(g) => g,
+            Err(p) => p.into_inner(),
+        }
+    }
+
+    /// The deadline of a drain in progress, if any.
+    fn drain_deadline(&self) -> Option<Instant> {
+        let d = self.lock();
+        if d.asked > d.answered {
+            d.deadline
+        } else {
+            None
+        }
+    }
+
+    /// Sleeps for `d`. Returns `false` early if a drain (flush or exit) asks for an
+    /// answer before the sleep would end: then there is no time to retry.
+    fn sleep(&self, d: Duration) -> bool {
+        let until = Instant::now() + d;
+        let mut g = self.lock();
+        loop {
+            let now = Instant::now();
+            if now >= until {
+                return true;
+            }
+            if g.asked > g.answered && g.deadline.is_some_and(|dl| dl <= until) {
+                return false;
+            }
+            g = match self.cv.wait_timeout(g, until - now) {
+                Ok((g, _)) => g,
+                Err(p) => p.into_inner().0,
+            };
+        }
+    }
+}
+
+/// The writer's end: hands batches over without waiting.
+#[derive(Debug)]
+pub(crate) struct Handle {
+    tx: Sender<Msg>,
+    spare: Receiver<Vec<u8>>,
+    shared: Arc<Shared>,
+}
+
+impl std::fmt::Debug for Msg {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        match self {
+            Msg::Batch(b, n) => write!(f, "Batch({} bytes, {n} records)", b.len()),
+            Msg::Drain(t) => write!(f, "Drain({t})"),
+        }
+    }
+}
+
+/// `flush()`'s and exit's end.
+#[derive(Debug, Clone)]
+pub(crate) struct Control {
+    tx: Sender<Msg>,
+    shared: Arc<Shared>,
+}
+
+/// Starts the exporter thread. `None` (reported on stderr) if it cannot be spawned.
+pub(crate) fn start(cfg: OtlpConfig, redact: Redactor) -> Option<(Handle, Control)> {
+    let (tx, rx) = crossbeam_channel::bounded(CHANNEL_CAPACITY);
+    let (spare_tx, spare) = crossbeam_channel::bounded(16);
+    let shared = Arc::new(Shared::default());
+    let thread = Thread::new(cfg, redact, rx, spare_tx, shared.clone());
+    match std::thread::Builder::new().name("logkit-otlp".into()).spawn(move || thread.run()) {
+        Ok(_) => Some((Handle { tx: tx.clone(), spare, shared: shared.clone() }, Control { tx, shared })),
+        Err(e) => {
+            eprintln!("logkit: otlp: cannot start the exporter thread: {e}; records stay in the local file only");
+            None
+        }
+    }
+}
+
+impl Handle {
+    /// Queues a copy of `batch` (compact records), with each record's raw timestamp
+    /// turned into Unix nanoseconds by `unix_ns`. Never waits.
+    pub(crate) fn push(&mut self, batch: &[u8], unix_ns: impl Fn(u64) -> u64) {
+        if batch.is_empty() {
+            return;
+        }
+        let records = view::records(batch).count() as u64;
+        let queued = self.shared.queued_bytes.load(Ordering::Relaxed);
+        if queued + batch.len() > MAX_QUEUED_BYTES {
+            self.shared.lose(records);
+            return;
+        }
+        let mut copy = self.spare.try_recv().unwrap_or_default();
+        copy.clear();
+        copy.extend_from_slice(batch);
+        rewrite_timestamps(&mut copy, unix_ns);
+        let len = copy.len();
+        self.shared.queued_bytes.fetch_add(len, Ordering::Relaxed);
+        self.shared.pending.fetch_add(records, Ordering::AcqRel);
+        match self.tx.try_send(Msg::Batch(copy, records)) {
+            Ok(()) => {}
+            Err(TrySendError::Full(_) | TrySendError::Disconnected(_)) => {
+                self.shared.queued_bytes.fetch_sub(len, Ordering::Relaxed);
+                self.shared.settle(records);
+                self.shared.lose(records);
+            }
+        }
+    }
+
+    /// Records not exported since the last call, for the writer's `logkit.lost`.
+    pub(crate) fn take_lost(&self) -> u64 {
+        let l = &self.shared.lost;
+        if l.load(Ordering::Relaxed) > 0 {
+            l.swap(0, Ordering::Relaxed)
+        } else {
+            0
+        }
+    }
+}
+
+/// Rewrites the timestamp of every record in `buf` (see `record` for the layout).
+fn rewrite_timestamps(buf: &mut [u8], unix_ns: impl Fn(u64) -> u64) {
+    let mut at = 0;
+    while at + HEADER_LEN <= buf.len() {
+        let len = u32::from_ne_bytes([buf[at], buf[at + 1], buf[at + 2], buf[at + 3]]) as usize;
+        if len < HEADER_LEN || at + len > buf.len() {
+            return;
+        }
+        let ts = &mut buf[at + 16..at + 24];
+        let raw = u64::from_ne_bytes([ts[0], ts[1], ts[2], ts[3], ts[4], ts[5], ts[6], ts[7]]);
+        ts.copy_from_slice(&unix_ns(raw).to_ne_bytes());
+        at += len;
+    }
+}
+
+impl Control {
+    /// Whether the last request failed for good (the collector looks down).
+    pub(crate) fn failing(&self) -> bool {
+        self.shared.failing.load(Ordering::Relaxed)
+    }
+
+    /// Asks the exporter to send everything handed over so far and waits for it, at
+    /// most `deadline`. Returns whether it answered in time.
+    pub(crate) fn drain(&self, deadline: Duration) -> bool {
+        let until = Instant::now() + deadline;
+        let ticket = {
+            let mut g = self.shared.lock();
+            g.asked += 1;
+            g.deadline = Some(until);
+            g.asked
+        };
+        self.shared.cv.notify_all();
+        if self.tx.send_timeout(Msg::Drain(ticket), deadline).is_err() {
+            return false;
+        }
+        let mut g = self.shared.lock();
+        while g.answered < ticket {
+            let now = Instant::now();
+            if now >= until {
+                return false;
+            }
+            g = match self.shared.cv.wait_timeout(g, until - now) {
+                Ok((g, _)) => g,
+                Err(p) => p.into_inner().0,
+            };
+        }
+        true
+    }
+
+    /// At exit, after the last drain: whatever is still pending is counted as lost,
+    /// and nothing is counted after this.
+    pub(crate) fn close(&self) -> u64 {
+        let left = self.shared.pending.swap(0, Ordering::AcqRel);
+        self.shared.lose(left);
+        self.shared.closed.store(true, Ordering::Release);
+        left
+    }
+}
+
+/// Why a request was not accepted.
+#[derive(Debug)]
+enum Failure {
+    /// Worth another try, after at least the given delay (`Retry-After`).
+    Retry(String, Option<Duration>),
+    /// Not worth another try.
+    Fatal(String),
+}
+
+/// The exporter thread's state.
+struct Thread {
+    cfg: OtlpConfig,
+    redact: Redactor,
+    rx: Receiver<Msg>,
+    spare: Sender<Vec<u8>>,
+    shared: Arc<Shared>,
+    agent: ureq::Agent,
+    batch: Batch,
+    /// Records in `batch` (a span's START counts until it is skipped).
+    in_batch: u64,
+    first_at: Option<Instant>,
+    resource: Vec<u8>,
+    body: Vec<u8>,
+    reported: bool,
+}
+
+impl Thread {
+    fn new(
+        cfg: OtlpConfig,
+        redact: Redactor,
+        rx: Receiver<Msg>,
+        spare: Sender<Vec<u8>>,
+        shared: Arc<Shared>,
+    ) -> Thread {
+        let agent: ureq::Agent = ureq::Agent::config_builder()
+            .timeout_global(Some(cfg.timeout))
+            .http_status_as_error(false)
+            .user_agent(concat!("logkit/", env!("CARGO_PKG_VERSION")))
+            .build()
+            .into();
+        let resource = super::encode::resource(&cfg.resource);
+        Thread {
+            cfg,
+            redact,
+            rx,
+            spare,
+            shared,
+            agent,
+            batch: Batch::default(),
+            in_batch: 0,
+            first_at: None,
+            resource,
+            body: Vec::new(),
+            reported: false,
+        }
+    }
+
+    fn run(mut self) {
+        // The HTTP client logs through `log`; exporting those records would feed the
+        // exporter its own traffic.
+        #[cfg(feature = "log")]
+        crate::log_bridge::mute_this_thread();
+        loop {
+            let wait = match self.first_at {
+                Some(t) => BATCH_DELAY.saturating_sub(t.elapsed()),
+                None => Duration::from_secs(3600),
+            };
+            match self.rx.recv_timeout(wait) {
+                Ok(Msg::Batch(buf, _)) => {
+                    self.shared.queued_bytes.fetch_sub(buf.len(), Ordering::Relaxed);
+                    self.take(&buf);
+                    let _ = self.spare.try_send(buf);
+                }
+                Ok(Msg::Drain(ticket)) => {
+                    self.send();
+                    let mut g = self.shared.lock();
+                    g.answered = g.answered.max(ticket);
+                    drop(g);
+                    self.shared.cv.notify_all();
+                }
+                Err(RecvTimeoutError::Timeout) => self.send(),
+                Err(RecvTimeoutError::Disconnected) => {
+                    self.send();
+                    return;
+                }
+            }
+        }
+    }
+
+    /// Adds a batch's records, sending whenever a request is full.
+    fn take(&mut self, buf: &[u8]) {
+        let observed =
+            std::time::SystemTime::now().duration_since(std::time::UNIX_EPOCH).map_or(0, |d| d.as_nanos() as u64);
+        for rec in view::records(buf) {
+            if self.batch.add(&rec, &self.redact, observed) {
+                self.in_batch += 1;
+                self.first_at.get_or_insert_with(Instant::now);
+            } else {
+                self.shared.settle(1);
+            }
+            if self.batch.records() >= MAX_BATCH_RECORDS || self.batch.bytes() >= MAX_BATCH_BYTES {
+                self.send();
+            }
+        }
+    }
+
+    /// Sends the batch (a logs and a traces request), then clears it.
+    fn send(&mut self) {
+        self.first_at = None;
+        if self.batch.is_empty() {
+            return;
+        }
+        let (logs, spans) = (self.batch.log_count as u64, self.batch.span_count as u64);
+        let mut body = std::mem::take(&mut self.body);
+        self.batch.logs_request(&self.resource, &mut body);
+        if logs > 0 {
+            let url = self.cfg.logs_url.clone();
+            self.deliver(&url, &body, logs);
+        }
+        self.batch.traces_request(&self.resource, &mut body);
+        if spans > 0 {
+            let url = self.cfg.traces_url.clone();
+            self.deliver(&url, &body, spans);
+        }
+        if body.capacity() > 4 * MAX_BATCH_BYTES {
+            body = Vec::new();
+        }
+        self.body = body;
+        self.batch.clear();
+        self.in_batch = 0;
+    }
+
+    /// POSTs one request with retries; counts its records as sent or lost.
+    fn deliver(&mut self, url: &str, body: &[u8], records: u64) {
+        let gz = gzip(body);
+        let mut backoff = INITIAL_BACKOFF;
+        let mut attempt = 1;
+        let outcome = loop {
+            let err = match self.post(url, &gz) {
+                Ok(()) => break Ok(()),
+                Err(Failure::Fatal(e)) => break Err(e),
+                Err(Failure::Retry(e, after)) => (e, after),
+            };
+            // While a flush or exit waits, a collector already known to be down gets
+            // one try per request.
+            let failing_drain = self.shared.failing.load(Ordering::Relaxed) && self.shared.drain_deadline().is_some();
+            if attempt >= MAX_ATTEMPTS || failing_drain {
+                break Err(err.0);
+            }
+            // Full jitter: a random wait up to the backoff, so that many exporters do
+            // not retry in step; a `Retry-After` is a floor.
+            let jittered = backoff.mul_f64(fastrand::f64());
+            let wait = match err.1 {
+                Some(after) => after.min(MAX_RETRY_AFTER).max(jittered),
+                None => jittered,
+            };
+            if let Some(deadline) = self.shared.drain_deadline() {
+                if Instant::now() + wait >= deadline {
+                    break Err(err.0);
+                }
+            }
+            if !self.shared.sleep(wait) {
+                break Err(err.0);
+            }
+            backoff = (backoff * 2).min(MAX_BACKOFF);
+            attempt += 1;
+        };
+        self.shared.settle(records);
+        match outcome {
+            Ok(()) => self.shared.failing.store(false, Ordering::Relaxed),
+            Err(e) => {
+                self.shared.failing.store(true, Ordering::Relaxed);
+                self.shared.lose(records);
+                if !self.reported {
+                    self.reported = true;
+                    eprintln!(
+                        "logkit: otlp: cannot export to {url}: {e}; the records stay in the local log, and what is \
+                         not exported is counted there as logkit.lost with sink=otlp (reported once)"
+                    );
+                }
+            }
+        }
+    }
+
+    fn post(&self, url: &str, gz: &[u8]) -> Result<(), Failure> {
+        let mut req =
+            self.agent.post(url).header("content-type", "application/x-protobuf").header("content-encoding", "gzip");
+        for (k, v) in &self.cfg.headers {
+            req = req.header(k.as_str(), v.as_str());
+        }
+        let mut resp = match req.send(gz) {
+            Ok(r) => r,
+            Err(e) => return Err(Failure::Retry(e.to_string(), None)),
+        };
+        let status = resp.status().as_u16();
+        let retry_after = resp
+            .headers()
+            .get("retry-after")
+            .and_then(|v| v.to_str().ok())
+            .and_then(|s| s.trim().parse::<u64>().ok())
+            .map(Duration::from_secs);
+        // Read (a bounded part of) the answer so the connection can be reused.
+        let _ = resp.body_mut().with_config().limit(64 << 10).read_to_vec();
+        match status {
+            200..=299 => Ok(()),
+            429 | 502 | 503 | 504 => Err(Failure::Retry(format!("HTTP {status}"), retry_after)),
+            _ => Err(Failure::Fatal(format!("HTTP {status}"))),
+        }
+    }
+}
+
+fn gzip(body: &[u8]) -> Vec<u8> {
+    use std::io::Write as _;
+    let mut enc = flate2::write::GzEncoder::new(Vec::with_capacity(body.len() / 4 + 64), flate2::Compression::fast());
+    // Writing to a Vec cannot fail.
+    let _ = enc.write_all(body);
+    enc.finish().unwrap_or_default()
+}

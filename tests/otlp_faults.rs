@@ -1,0 +1,245 @@
+//! The OTLP exporter against collectors that fail: nothing listening, 503 with
+//! `Retry-After`, 429, 400. A small in-process receiver on 127.0.0.1 decodes each
+//! request with `opentelemetry-proto`. Whatever the collector does, the application
+//! finishes, `run.log` has every record, and what was not exported is counted there as
+//! `logkit.lost` with `sink="otlp"`.
+#![cfg(feature = "otlp")]
+mod common;
+
+use std::io::{BufRead, BufReader, Read, Write};
+use std::net::{TcpListener, TcpStream};
+use std::path::Path;
+use std::process::Output;
+use std::sync::mpsc;
+
+use opentelemetry_proto::tonic::collector::logs::v1::ExportLogsServiceRequest;
+use opentelemetry_proto::tonic::collector::trace::v1::ExportTraceServiceRequest;
+use prost::Message as _;
+
+/// Log records per scenario.
+const N: u64 = 2_000;
+/// Spans per scenario (every tenth fails).
+const SPANS: u64 = 50;
+
+/// What the child logs: `N` numbered records and `SPANS` spans, then it returns.
+fn log_workload() {
+    logkit::new_context!(user = "u1");
+    for seq in 0..N {
+        logkit::info!(seq = seq, "numbered");
+    }
+    for i in 0..SPANS {
+        let span = logkit::span!("work", i = i);
+        if i % 10 == 0 {
+            span.fail_with("bad");
+        }
+    }
+}
+
+/// A port on 127.0.0.1 with nothing listening.
+fn dead_port() -> u16 {
+    let l = TcpListener::bind("127.0.0.1:0").expect("bind");
+    l.local_addr().expect("addr").port()
+}
+
+/// What the receiver saw: the path and the decoded record count of each request.
+#[derive(Debug)]
+struct Seen {
+    path: String,
+    records: usize,
+}
+
+/// A receiver answering each request with the next status of `script` (the last one
+/// repeats); `Retry-After: 1` goes with 503.
+fn receiver(script: Vec<u16>) -> (u16, mpsc::Receiver<Seen>) {
+    let l = TcpListener::bind("127.0.0.1:0").expect("bind");
+    let port = l.local_addr().expect("addr").port();
+    let (tx, rx) = mpsc::channel();
+    std::thread::spawn(move || {
+        let mut n = 0usize;
+        for conn in l.incoming() {
+            let Ok(conn) = conn else { continue };
+            let tx = tx.clone();
+            let mut s = conn;
+            // One connection at a time is enough for one exporter thread.
+            while let Some((path, body)) = read_request(&mut s) {
+                let status = script[n.min(script.len() - 1)];
+                n += 1;
+                let records = decode(&path, &body);
+                let _ = tx.send(Seen { path, records });
+                let extra = if status == 503 { "Retry-After: 1\r\n" } else { "" };
+                let resp = format!("HTTP/1.1 {status} X\r\ncontent-length: 0\r\n{extra}\r\n");
+                if s.write_all(resp.as_bytes()).is_err() {
+                    break;
+                }
+            }
+        }
+    });
+    (port, rx)
+}
+
+/// Reads one HTTP/1.1 request with a `content-length` body; gunzips it.
+fn read_request(s: &mut TcpStream) -> Option<(String, Vec<u8>)> {
+    let mut r = BufReader::new(s.try_clone().ok()?);
+    let mut line = String::new();
+    r.read_line(&mut line).ok()?;
+    let path = line.split_whitespace().nth(1)?.to_owned();
+    let (mut len, mut gz) = (0usize, false);
+    loop {
+        let mut h = String::new();
+        if r.read_line(&mut h).ok()? == 0 {
+            return None;
+        }
+        let h = h.trim_end();
+        if h.is_empty() {
+            break;
+        }
+        let (k, v) = h.split_once(':')?;
+        match k.trim().to_ascii_lowercase().as_str() {
+            "content-length" => len = v.trim().parse().ok()?,
+            "content-encoding" => gz = v.trim() == "gzip",
+            "transfer-encoding" => panic!("the exporter sends a content-length"),
+            _ => {}
+        }
+    }
+    let mut body = vec![0; len];
+    r.read_exact(&mut body).ok()?;
+    assert!(gz, "the exporter gzips its bodies");
+    let mut out = Vec::new();
+    flate2::read::GzDecoder::new(&body[..]).read_to_end(&mut out).expect("a gzip body");
+    Some((path, out))
+}
+
+fn decode(path: &str, body: &[u8]) -> usize {
+    match path {
+        "/v1/logs" => ExportLogsServiceRequest::decode(body)
+            .expect("a valid ExportLogsServiceRequest")
+            .resource_logs
+            .iter()
+            .flat_map(|r| &r.scope_logs)
+            .map(|s| s.log_records.len())
+            .sum(),
+        "/v1/traces" => ExportTraceServiceRequest::decode(body)
+            .expect("a valid ExportTraceServiceRequest")
+            .resource_spans
+            .iter()
+            .flat_map(|r| &r.scope_spans)
+            .map(|s| s.spans.len())
+            .sum(),
+        other => panic!("unexpected path {other}"),
+    }
+}
+
+fn run_child(name: &str, dir: &Path, port: u16) -> Output {
+    let mut c = common::child(name, dir);
+    c.env("LOG_OTLP", format!("http://127.0.0.1:{port}"));
+    for k in ["OTEL_EXPORTER_OTLP_ENDPOINT", "OTEL_EXPORTER_OTLP_LOGS_ENDPOINT", "OTEL_EXPORTER_OTLP_TRACES_ENDPOINT"] {
+        c.env_remove(k);
+    }
+    common::run(c)
+}
+
+/// The records of `run.log`, checked complete; returns the `lost` total reported for
+/// the `otlp` sink.
+fn complete_log_and_otlp_lost(dir: &Path, out: &Output) -> u64 {
+    let recs = common::read_jsonl(&dir.join("run.log"));
+    let seqs: Vec<u64> = common::events(&recs, "numbered").iter().map(|r| r["seq"].as_u64().unwrap()).collect();
+    assert_eq!(seqs, (0..N).collect::<Vec<_>>(), "every record is in the local file, in order");
+    let ends = common::ends(&recs);
+    assert_eq!(ends.len() as u64, SPANS, "every span's END is in the local file");
+    let stderr = String::from_utf8_lossy(&out.stderr);
+    common::events(&recs, "logkit.lost")
+        .iter()
+        .filter(|r| r["sink"] == "otlp")
+        .map(|r| r["lost"].as_u64().unwrap_or_else(|| panic!("lost count: {r}\n{stderr}")))
+        .sum()
+}
+
+fn export_errors(out: &Output) -> usize {
+    String::from_utf8_lossy(&out.stderr).lines().filter(|l| l.starts_with("logkit: otlp: cannot export")).count()
+}
+
+#[test]
+fn smoke() {
+    if common::is_child("smoke") {
+        logkit::info!("one");
+        return;
+    }
+    let (port, rx) = receiver(vec![200]);
+    let dir = common::tempdir();
+    let out = run_child("smoke", dir.path(), port);
+    common::assert_success(&out);
+    let seen: Vec<Seen> = rx.try_iter().collect();
+    assert_eq!(seen.iter().map(|s| s.records).sum::<usize>(), 1, "{seen:?}");
+}
+
+#[test]
+fn a_dead_collector_is_reported_once_and_everything_is_in_the_file_and_counted_lost() {
+    const NAME: &str = "a_dead_collector_is_reported_once_and_everything_is_in_the_file_and_counted_lost";
+    if common::is_child(NAME) {
+        log_workload();
+        // flush() does not wait for a collector known to be down; exit is bounded.
+        logkit::flush();
+        return;
+    }
+    let dir = common::tempdir();
+    let out = run_child(NAME, dir.path(), dead_port());
+    common::assert_success(&out);
+    assert_eq!(export_errors(&out), 1, "reported once:\n{}", String::from_utf8_lossy(&out.stderr));
+    let lost = complete_log_and_otlp_lost(dir.path(), &out);
+    assert_eq!(lost, N + SPANS, "every record and span not exported is counted once");
+}
+
+#[test]
+fn a_503_with_retry_after_is_retried_and_every_record_arrives_once() {
+    const NAME: &str = "a_503_with_retry_after_is_retried_and_every_record_arrives_once";
+    if common::is_child(NAME) {
+        log_workload();
+        return;
+    }
+    let (port, rx) = receiver(vec![503, 200]);
+    let dir = common::tempdir();
+    let out = run_child(NAME, dir.path(), port);
+    common::assert_success(&out);
+    let seen: Vec<Seen> = rx.try_iter().collect();
+    let logs: usize = seen.iter().filter(|s| s.path == "/v1/logs").map(|s| s.records).sum();
+    let spans: usize = seen.iter().filter(|s| s.path == "/v1/traces").map(|s| s.records).sum();
+    let first = seen.first().map_or(0, |s| s.records);
+    // The first request was refused with 503 and sent again: it is seen twice.
+    assert_eq!((logs - first, spans), (N as usize, SPANS as usize), "{seen:?}");
+    assert_eq!(export_errors(&out), 0);
+    assert_eq!(complete_log_and_otlp_lost(dir.path(), &out), 0, "nothing lost");
+}
+
+#[test]
+fn a_429_is_retried_and_every_record_arrives() {
+    const NAME: &str = "a_429_is_retried_and_every_record_arrives";
+    if common::is_child(NAME) {
+        log_workload();
+        return;
+    }
+    let (port, rx) = receiver(vec![429, 429, 200]);
+    let dir = common::tempdir();
+    let out = run_child(NAME, dir.path(), port);
+    common::assert_success(&out);
+    let seen: Vec<Seen> = rx.try_iter().collect();
+    assert!(seen.len() >= 3 && seen[0].records == seen[1].records && seen[1].records == seen[2].records, "{seen:?}");
+    assert_eq!(complete_log_and_otlp_lost(dir.path(), &out), 0, "nothing lost");
+}
+
+#[test]
+fn a_400_is_not_retried_and_its_records_are_counted_lost() {
+    const NAME: &str = "a_400_is_not_retried_and_its_records_are_counted_lost";
+    if common::is_child(NAME) {
+        log_workload();
+        return;
+    }
+    let (port, rx) = receiver(vec![400]);
+    let dir = common::tempdir();
+    let out = run_child(NAME, dir.path(), port);
+    common::assert_success(&out);
+    let seen: Vec<Seen> = rx.try_iter().collect();
+    let sent: usize = seen.iter().map(|s| s.records).sum();
+    assert_eq!(sent as u64, N + SPANS, "each request sent once, none retried: {seen:?}");
+    assert_eq!(export_errors(&out), 1);
+    assert_eq!(complete_log_and_otlp_lost(dir.path(), &out), N + SPANS);
+}
