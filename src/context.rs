@@ -459,6 +459,28 @@ thread_local! {
     static SPARE: RefCell<Vec<Current>> = const { RefCell::new(Vec::new()) };
 }
 
+/// An empty context for a work unit that owns its own (the tower middleware's
+/// requests): one kept for reuse if this thread has one, so starting a unit allocates
+/// nothing once its buffers have grown to size.
+#[cfg(feature = "tower")]
+pub(crate) fn spare() -> Current {
+    SPARE.try_with(|s| s.try_borrow_mut().ok().and_then(|mut s| s.pop())).ok().flatten().unwrap_or_default()
+}
+
+/// Gives an ended unit's context back for reuse by [`spare`] (emptied; dropped if this
+/// thread keeps enough already).
+#[cfg(feature = "tower")]
+pub(crate) fn recycle(mut done: Current) {
+    done.clear();
+    let _ = SPARE.try_with(|s| {
+        if let Ok(mut s) = s.try_borrow_mut() {
+            if s.len() < SPARE_CONTEXTS {
+                s.push(done);
+            }
+        }
+    });
+}
+
 /// `scoped_context!`: a work unit that ends when this guard goes out of scope.
 ///
 /// While it lives, the thread (or task) runs in the unit's context: its trace, its

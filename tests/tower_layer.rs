@@ -304,3 +304,46 @@ fn an_error_from_the_inner_service_fails_the_span_through_service_builder() {
     }
     run_child(NAME);
 }
+
+#[test]
+fn bind_header_binds_every_header_named_and_an_invalid_name_matches_nothing() {
+    const NAME: &str = "bind_header_binds_every_header_named_and_an_invalid_name_matches_nothing";
+    if common::is_child(NAME) {
+        use tower::{ServiceBuilder, ServiceExt};
+        let mut layer = CaptureLayer::new().bind_header("bad header", "never");
+        // More keys than the middleware keeps on the stack.
+        for i in 0..7 {
+            layer = layer.bind_header(&format!("X-H{i}"), format!("h{i}"));
+        }
+        let rt = tokio::runtime::Builder::new_current_thread().build().unwrap();
+        rt.block_on(async {
+            let svc = ServiceBuilder::new().layer(layer).service(tower::service_fn(|_req: http::Request<()>| async {
+                logkit::info!("inside");
+                Ok::<_, std::convert::Infallible>(http::Response::new(()))
+            }));
+            let mut req = http::Request::post("/p").header("x-request-id", "r1");
+            for i in 0..7 {
+                req = req.header(format!("x-h{i}"), format!("v{i}"));
+            }
+            svc.oneshot(req.body(()).unwrap()).await.unwrap();
+        });
+        logkit::flush();
+        let text = std::fs::read_to_string("run.log").unwrap();
+        let recs = common::parse_jsonl(&text);
+        let inside = common::the(&recs, "inside");
+        assert_eq!(inside["http.request.method"], "POST");
+        assert_eq!(inside["request_id"], "r1");
+        for i in 0..7 {
+            assert_eq!(inside[format!("h{i}")], format!("v{i}"), "{inside}");
+        }
+        assert!(inside.get("never").is_none(), "{inside}");
+        // Keys in the order they were bound.
+        let line = text.lines().find(|l| l.contains("\"inside\"")).unwrap();
+        let keys = common::key_order(line);
+        let at = |k: &str| keys.iter().position(|x| x == k).unwrap_or_else(|| panic!("{k} in {keys:?}"));
+        assert!(at("http.request.method") < at("url.path") && at("url.path") < at("request_id"));
+        assert!((0..6).all(|i| at(&format!("h{i}")) < at(&format!("h{}", i + 1))), "{keys:?}");
+        return;
+    }
+    run_child(NAME);
+}

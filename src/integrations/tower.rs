@@ -35,11 +35,10 @@ use std::pin::Pin;
 use std::sync::Arc;
 use std::task::{Context as TaskContext, Poll};
 
-use http::header::HeaderValue;
+use http::header::{HeaderName, HeaderValue};
 use http::{Request, Response};
 
 use crate::context::{self, Current, Installed, IntoTraceContext};
-use crate::id::TraceParent;
 use crate::span::{exc_info_message, OpenSpan, SpanSite};
 use crate::span_state::{encode_entry, SpanState};
 use crate::value::Value;
@@ -54,8 +53,9 @@ const SPAN_NAME: &str = "http.request";
 /// `http.request` span (see the [module docs](self)). Cheap to clone.
 #[derive(Clone, Debug, Default)]
 pub struct CaptureLayer {
-    /// Header names (lowercase) and the keys their values are bound under.
-    headers: Arc<Vec<(String, String)>>,
+    /// Header names and the keys their values are bound under (`None`: a name that
+    /// is not a valid header name, which no request has).
+    headers: Arc<Vec<(Option<HeaderName>, String)>>,
 }
 
 impl CaptureLayer {
@@ -68,11 +68,13 @@ impl CaptureLayer {
     /// Also binds the value of request header `header` (any case) under `key`, when
     /// the request has it: `.bind_header("x-user", "user")`. A value that is not
     /// visible ASCII is bound as `"<non-ascii>"`; a key logkit writes itself (`level`,
-    /// `trace_id`, ...) is bound as `field.<key>`.
+    /// `trace_id`, ...) is bound as `field.<key>`. A `header` that is not a valid
+    /// header name matches no request.
     pub fn bind_header(mut self, header: &str, key: impl Into<String>) -> CaptureLayer {
         let key = key.into();
         let key = super::run_time_key(&key).to_owned();
-        Arc::make_mut(&mut self.headers).push((header.to_ascii_lowercase(), key));
+        let name = HeaderName::from_bytes(header.as_bytes()).ok();
+        Arc::make_mut(&mut self.headers).push((name, key));
         self
     }
 }
@@ -89,7 +91,7 @@ impl<S> tower_layer::Layer<S> for CaptureLayer {
 #[derive(Clone, Debug)]
 pub struct CaptureService<S> {
     inner: S,
-    headers: Arc<Vec<(String, String)>>,
+    headers: Arc<Vec<(Option<HeaderName>, String)>>,
 }
 
 impl<S, B, R> tower_service::Service<Request<B>> for CaptureService<S>
@@ -107,7 +109,7 @@ where
 
     fn call(&mut self, req: Request<B>) -> CaptureFuture<S::Future> {
         runtime::ensure_started();
-        let mut ctx = Current::default();
+        let mut ctx = context::spare();
         let (span, traceparent) = {
             let _installed = Installed::new(&mut ctx);
             start_unit(&req, &self.headers)
@@ -122,11 +124,18 @@ where
     }
 }
 
+const TRACEPARENT: HeaderName = HeaderName::from_static("traceparent");
+const X_REQUEST_ID: HeaderName = HeaderName::from_static("x-request-id");
+
+/// Bound keys kept on the stack (method, path, request id and up to 5 headers); more
+/// spill into a `Vec`.
+const INLINE_KEYS: usize = 8;
+
 /// Starts the request's work unit in the (empty) current context and opens its span;
 /// returns the span and the response's `traceparent`.
-fn start_unit<B>(req: &Request<B>, headers: &[(String, String)]) -> (OpenSpan, Option<HeaderValue>) {
+fn start_unit<B>(req: &Request<B>, headers: &[(Option<HeaderName>, String)]) -> (OpenSpan, Option<HeaderValue>) {
     let h = req.headers();
-    let given = match h.get("traceparent").map(|v| v.to_str()) {
+    let given = match h.get(TRACEPARENT).map(|v| v.to_str()) {
         None => None,
         Some(Ok(s)) => match s.into_trace_context() {
             Ok(t) => t,
@@ -140,29 +149,54 @@ fn start_unit<B>(req: &Request<B>, headers: &[(String, String)]) -> (OpenSpan, O
             None
         }
     };
-    let method = req.method().as_str();
-    let path = req.uri().path();
-    let mut names: Vec<&str> = Vec::with_capacity(3 + headers.len());
-    let mut values: Vec<&dyn Value> = Vec::with_capacity(3 + headers.len());
-    names.extend(["http.request.method", "url.path"]);
-    values.push(&method);
-    values.push(&path);
-    let request_id = h.get("x-request-id").map(header_str);
-    if let Some(id) = &request_id {
-        names.push("request_id");
-        values.push(id);
+    let mut names = [""; INLINE_KEYS];
+    let mut texts = [""; INLINE_KEYS];
+    let mut spill: Vec<(&str, &str)> = Vec::new();
+    let mut n = 0;
+    let mut bind = |k, v| {
+        if n < INLINE_KEYS {
+            (names[n], texts[n]) = (k, v);
+            n += 1;
+        } else {
+            spill.push((k, v));
+        }
+    };
+    bind("http.request.method", req.method().as_str());
+    bind("url.path", req.uri().path());
+    if let Some(id) = h.get(X_REQUEST_ID) {
+        bind("request_id", header_str(id));
     }
-    let bound: Vec<(&str, &str)> =
-        headers.iter().filter_map(|(name, key)| Some((key.as_str(), header_str(h.get(name.as_str())?)))).collect();
-    for (key, v) in &bound {
-        names.push(key);
-        values.push(v);
+    for (name, key) in headers {
+        if let Some(v) = name.as_ref().and_then(|name| h.get(name)) {
+            bind(key.as_str(), header_str(v));
+        }
     }
-    context::new_context(given, &names, &values);
+    if spill.is_empty() {
+        let values: [&dyn Value; INLINE_KEYS] = std::array::from_fn(|i| &texts[i] as &dyn Value);
+        context::new_context(given, &names[..n], &values[..n]);
+    } else {
+        let all: Vec<(&str, &str)> = names.iter().copied().zip(texts.iter().copied()).chain(spill).collect();
+        let names: Vec<&str> = all.iter().map(|p| p.0).collect();
+        let values: Vec<&dyn Value> = all.iter().map(|p| &p.1 as &dyn Value).collect();
+        context::new_context(given, &names, &values);
+    }
     let span = OpenSpan::open(&SITE, Cow::Borrowed(SPAN_NAME), &[]);
-    let tp =
-        TraceParent { trace_id: span.trace_id(), parent_id: span.id(), sampled: filter::trace_kept(span.trace_id()) };
-    (span, HeaderValue::from_str(&tp.to_string()).ok())
+    let tp = traceparent_header(&span);
+    (span, tp)
+}
+
+/// `00-<trace>-<span>-<flags>` for the response, formatted without `fmt`.
+fn traceparent_header(span: &OpenSpan) -> Option<HeaderValue> {
+    let mut out = *b"00-00000000000000000000000000000000-0000000000000000-00";
+    let (mut trace, mut id) = ([0u8; 32], [0u8; 16]);
+    span.trace_id().write_hex(&mut trace);
+    span.id().write_hex(&mut id);
+    out[3..35].copy_from_slice(&trace);
+    out[36..52].copy_from_slice(&id);
+    if filter::trace_kept(span.trace_id()) {
+        out[54] = b'1';
+    }
+    HeaderValue::from_bytes(&out).ok()
 }
 
 /// A header's value as bound: its text, or `<non-ascii>`.
@@ -231,7 +265,7 @@ where
 
     fn poll(self: Pin<&mut Self>, cx: &mut TaskContext<'_>) -> Poll<Self::Output> {
         let this = self.project();
-        let _installed = Installed::new(this.ctx);
+        let installed = Installed::new(this.ctx);
         let guard = PanicGuard { span: this.span, state: this.state };
         let out = match this.inner.poll(cx) {
             Poll::Pending => return Poll::Pending,
@@ -259,6 +293,9 @@ where
         if let Some(span) = span.take() {
             span.close(false, std::mem::take(state));
         }
+        drop(guard);
+        drop(installed);
+        context::recycle(std::mem::take(this.ctx));
         Poll::Ready(out)
     }
 }
