@@ -69,3 +69,41 @@ fn axum_service_serves_twenty_requests_and_stops() {
     }
     assert_eq!(recs.iter().filter(|r| r["event"] == "tracing event from a library").count(), 19);
 }
+
+#[test]
+fn worker_pool_reports_the_failed_and_the_panicked_job_and_goes_on() {
+    let (_, recs) = run_example("worker_pool");
+    let jobs: Vec<&J> = common::ends(&recs).into_iter().filter(|r| r["span"] == "worker_pool::run_job").collect();
+    assert_eq!(jobs.len(), 6, "{recs:#?}");
+    let mut failed: Vec<(i64, &str)> = jobs
+        .iter()
+        .filter(|r| r["status"] == "error")
+        .map(|r| (r["job"].as_i64().unwrap(), r["exc_info"]["type"].as_str().unwrap()))
+        .collect();
+    failed.sort();
+    assert_eq!(failed, [(3, "worker_pool::JobError"), (5, "panic")]);
+    let chain = jobs.iter().find(|r| r["job"] == 3).unwrap();
+    assert!(chain["exc_info"].to_string().contains("disk full"), "{chain}");
+    // Each job is a unit of its own: its own trace, the pool's keys gone.
+    let traces: std::collections::HashSet<&str> = jobs.iter().map(|r| r["trace_id"].as_str().unwrap()).collect();
+    assert_eq!(traces.len(), 6);
+    let tasks = common::ends(&recs).into_iter().filter(|r| r["span"] == "worker_pool::run_task").count();
+    assert_eq!(tasks, 4);
+    assert_eq!(common::events(&recs, "task done").len(), 4);
+    common::the(&recs, "pool stopped");
+}
+
+#[test]
+fn multi_process_children_continue_the_parents_trace() {
+    let (stdout, recs) = run_example("multi_process");
+    let dispatch = common::end_of(&recs, "parent.dispatch");
+    let trace = dispatch["trace_id"].as_str().unwrap();
+    assert!(stdout.contains(trace), "{stdout}");
+    let children: Vec<&J> = common::ends(&recs).into_iter().filter(|r| r["span"] == "child.work").collect();
+    assert_eq!(children.len(), 3, "{recs:#?}");
+    for c in children {
+        assert_eq!(c["trace_id"], trace, "{c}");
+        assert_eq!(c["parent_span_id"], dispatch["span_id"], "{c}");
+    }
+    assert_eq!(common::events(&recs, "child working").len(), 3);
+}
