@@ -113,6 +113,29 @@ impl Current {
         self.trace_entry_len = 0;
     }
 
+    /// Replaces the unit's own keys with `names`/`values` and keeps the open spans:
+    /// their keys follow the new ones, and a span whose parent is not one of them (the
+    /// previous unit's remote parent, or none) becomes a child of `remote`.
+    fn rehome_frames(&mut self, remote: Option<SpanId>, names: &[&str], values: &[&dyn Value]) {
+        let old_keys = self.frames.first().map_or(self.fields.len(), |f| f.fields_at);
+        // [old keys][span keys] -> [span keys][new keys] -> [new keys][span keys],
+        // within the same buffer.
+        self.fields.drain(..old_keys);
+        let span_keys = self.fields.len();
+        encode_fields(&mut self.fields, names, values);
+        let new_keys = self.fields.len() - span_keys;
+        self.fields.rotate_right(new_keys);
+        for i in 0..self.frames.len() {
+            let (earlier, rest) = self.frames.split_at_mut(i);
+            let fr = &mut rest[0];
+            fr.fields_at = fr.fields_at - old_keys + new_keys;
+            let parent_open = fr.parent.is_some_and(|p| earlier.iter().any(|e| e.span_id == p));
+            if !parent_open {
+                fr.parent = remote;
+            }
+        }
+    }
+
     pub(crate) fn ids_bytes(&self) -> &[u8] {
         &self.ids
     }
@@ -265,6 +288,13 @@ impl<T: IntoTraceContext> IntoTraceContext for Option<T> {
 
 /// `new_context!`: replaces the current context with a new one continuing `given`
 /// (or starting a fresh trace); returns its trace id.
+///
+/// The spans open in this context are re-homed, not dropped: they move into the new
+/// trace as its roots (children of `given`'s remote parent, if any), keeping their
+/// ids, their keys and the parent links among themselves. A work unit's span is often
+/// opened before its `new_context!` runs — `#[capture] fn handle(..) { new_context!(..);
+/// .. }`, or a `span!` guard taken first — and its `END` must be in the trace of the
+/// records logged inside it, not in the previous unit's.
 pub(crate) fn new_context(given: Option<TraceStart>, names: &[&str], values: &[&dyn Value]) -> TraceId {
     let start = given.unwrap_or_else(|| TraceStart { trace_id: TraceId::random(), parent_id: None });
     // Encoded in place: the context's buffers are reused, so a work unit's start
@@ -274,9 +304,12 @@ pub(crate) fn new_context(given: Option<TraceStart>, names: &[&str], values: &[&
         c.trace = Some(start.trace_id);
         c.remote_parent = start.parent_id;
         c.root_span = None;
-        c.frames.clear();
-        c.fields.clear();
-        encode_fields(&mut c.fields, names, values);
+        if c.frames.is_empty() {
+            c.fields.clear();
+            encode_fields(&mut c.fields, names, values);
+        } else {
+            c.rehome_frames(start.parent_id, names, values);
+        }
         c.rebuild_ids();
         crate::filter::set_current_trace(c.trace);
     });
@@ -350,11 +383,16 @@ pub(crate) fn encode_values(names: &[&str], values: &[&dyn Value]) -> Vec<u8> {
     out
 }
 
+/// The context a span's `END` is written in: its trace (which `new_context!` may have
+/// changed since the span opened), the encoded ids, and the bound keys up to its own.
+pub(crate) type SpanContext<'a> = (Option<TraceId>, &'a [u8], &'a [u8]);
+
 /// Runs `f` with the context as it is while `span_id` is the innermost span (inner
 /// spans still open are ignored) and with the span's state, then closes the span: its
 /// frame and keys are removed. If the span is not open in this context (its guard
-/// moved, or the context was replaced), `f` gets `None` and an empty state.
-pub(crate) fn pop_span<R>(span_id: SpanId, f: impl FnOnce(Option<(&[u8], &[u8])>, SpanState) -> R) -> R {
+/// moved, or a `scoped_context!` guard restored another context), `f` gets `None` and
+/// an empty state.
+pub(crate) fn pop_span<R>(span_id: SpanId, f: impl FnOnce(Option<SpanContext<'_>>, SpanState) -> R) -> R {
     let mut f = Some(f);
     let r = with_current(|c| {
         let Some(pos) = c.frames.iter().rposition(|fr| fr.span_id == span_id) else {
@@ -367,11 +405,11 @@ pub(crate) fn pop_span<R>(span_id: SpanId, f: impl FnOnce(Option<(&[u8], &[u8])>
         let r = if inner_open {
             let saved: Vec<Frame> = c.frames.drain(pos + 1..).collect();
             c.rebuild_ids();
-            let r = f.take().map(|f| f(Some((&c.ids, &c.fields[..end])), state));
+            let r = f.take().map(|f| f(Some((c.trace, &c.ids, &c.fields[..end])), state));
             c.frames.extend(saved);
             r
         } else {
-            f.take().map(|f| f(Some((&c.ids, &c.fields[..end])), state))
+            f.take().map(|f| f(Some((c.trace, &c.ids, &c.fields[..end])), state))
         };
         // Remove the frame and its keys; later frames' offsets shift down.
         let start = c.frames[pos].fields_at;
@@ -393,6 +431,12 @@ pub(crate) fn pop_span<R>(span_id: SpanId, f: impl FnOnce(Option<(&[u8], &[u8])>
             None => unreachable_after_call(),
         },
     }
+}
+
+/// The trace of the open span `span_id` of this context (`new_context!` re-homes open
+/// spans into its trace); `None` if it is not open here.
+pub(crate) fn span_trace(span_id: SpanId) -> Option<TraceId> {
+    with_current(|c| if c.frames.iter().any(|fr| fr.span_id == span_id) { c.trace } else { None }).flatten()
 }
 
 /// Runs `f` on the state of the open span `span_id` of this context; `false` if it is
@@ -501,6 +545,11 @@ pub(crate) fn recycle(mut done: Current) {
 /// process(3);
 /// info!("carries run=nightly and the run's trace again, not job 3's");
 /// ```
+///
+/// Unlike `new_context!`, it does not take the spans open outside it: they stay in
+/// the enclosing trace and end there (a `#[capture]` fn whose first line is
+/// `scoped_context!` has its `END` in the caller's trace; use `new_context!` there to
+/// move the fn's span into the unit).
 ///
 /// Not `Send`: a unit belongs to the thread that started it (in async code, start it
 /// inside the task, or use `new_context!` there: a task runs in its own context).
@@ -749,15 +798,50 @@ mod tests {
     }
 
     #[test]
-    fn a_new_context_replaces_the_previous_units_trace_keys_and_spans() {
+    fn a_new_context_replaces_the_previous_units_trace_and_keys() {
         let first = new_context(None, &["a"], &[&1u8]);
-        push_span(&["in_span"], &[&true]);
         let given = TraceId::parse("4bf92f3577b34da6a3ce929d0e0e4736").unwrap();
         let second = new_context(Some(TraceStart { trace_id: given, parent_id: None }), &["b"], &[&2u8]);
         assert_eq!(second, given);
         assert_ne!(first, second);
         assert_eq!(keys(), ["trace_id", "b"]);
         assert_eq!(current_span_id(), None);
+    }
+
+    #[test]
+    fn a_new_context_rehomes_the_open_spans_as_roots_of_its_trace_with_their_keys() {
+        new_context(None, &["old"], &[&1u8]);
+        let (_, outer, _) = push_span(&["o"], &[&2u8]);
+        let (_, inner, _) = push_span(&["i"], &[&3u8]);
+        let second = new_context(None, &["new", "n2"], &[&4u8, &5u8]);
+        assert_eq!(current_span_id(), Some(inner));
+        assert_eq!(keys(), ["trace_id", "span_id", "parent_span_id", "new", "n2", "o", "i"]);
+        assert_eq!(value_of("trace_id"), Some(second.to_string()));
+        assert_eq!(value_of("parent_span_id"), Some(outer.to_string()), "links among open spans stay");
+        assert_eq!(span_trace(outer), Some(second));
+        // Each END sees its own keys after the new unit's, in the new trace.
+        pop_span(inner, |ctx, _| {
+            let (trace, _, fields) = ctx.expect("still open here");
+            let mut want = Vec::new();
+            encode_fields(&mut want, &["new", "n2", "o", "i"], &[&4u8, &5u8, &2u8, &3u8]);
+            assert_eq!((trace, fields), (Some(second), &want[..]));
+        });
+        assert_eq!(keys(), ["trace_id", "span_id", "new", "n2", "o"], "the outer span is now a root");
+        pop_span(outer, |ctx, _| assert_eq!(ctx.map(|c| c.0), Some(Some(second))));
+        assert_eq!(keys(), ["trace_id", "new", "n2"]);
+    }
+
+    #[test]
+    fn a_rehomed_root_span_becomes_a_child_of_the_continued_traces_remote_parent() {
+        let tp = TraceParent::parse("00-4bf92f3577b34da6a3ce929d0e0e4736-00f067aa0ba902b7-01").unwrap();
+        let old = TraceParent::parse("00-0af7651916cd43dd8448eb211c80319c-b7ad6b7169203331-01").unwrap();
+        new_context(old.into_trace_context().unwrap(), &[], &[]);
+        let (_, span, parent) = push_span(&[], &[]);
+        assert_eq!(parent, Some(old.parent_id));
+        new_context(tp.into_trace_context().unwrap(), &[], &[]);
+        assert_eq!(current_span_id(), Some(span));
+        assert_eq!(value_of("trace_id"), Some(tp.trace_id.to_string()));
+        assert_eq!(value_of("parent_span_id"), Some(tp.parent_id.to_string()));
     }
 
     #[test]
@@ -785,7 +869,7 @@ mod tests {
         let (_, inner, _) = push_span(&["i"], &[&2u8]);
         // The outer span's END carries its own keys, not the inner span's.
         pop_span(outer, |ctx, _| {
-            let (_, fields) = ctx.expect("open");
+            let (_, _, fields) = ctx.expect("open");
             let mut buf = Vec::new();
             encode_fields(&mut buf, &["o"], &[&1u8]);
             assert_eq!(fields, &buf[..]);
@@ -799,9 +883,11 @@ mod tests {
     fn a_span_not_open_in_this_context_closes_without_its_frame() {
         new_context(None, &[], &[]);
         let (_, id, _) = push_span(&[], &[]);
-        new_context(None, &[], &[]);
+        let mut other = Current::default();
+        let _in = Installed::new(&mut other);
         assert!(pop_span(id, |ctx, _| ctx.is_none()));
         assert!(!with_span_state(id, &mut |_| ()));
+        assert_eq!(span_trace(id), None);
     }
 
     #[test]

@@ -154,6 +154,30 @@ macro_rules! __log_emit {
 /// A malformed `trace_id` starts a fresh trace and is reported once (a
 /// `logkit.bad_trace_id` warning). Without `trace_id`, the first `new_context!` of a
 /// process started with `TRACEPARENT` in its environment continues that trace.
+///
+/// # Spans open when it runs
+///
+/// Spans open in the work unit move into the new trace as its roots (children of the
+/// caller's span when `trace_id` is a `traceparent`), with their ids and keys; the
+/// previous unit's keys are replaced under them. So a handler's span ends in the
+/// trace of the records logged inside it, whichever came first:
+///
+/// ```no_run
+/// # use logkit::{capture, info, new_context, span};
+/// #[capture]
+/// fn handle(user: &str) {
+///     new_context!(user = user);    // the fn's span, opened a moment ago, moves here
+///     info!("inside");              // same trace_id as the END of `handle`
+/// }
+///
+/// let _span = span!("request");     // a guard taken first moves too
+/// new_context!(user = "u2");
+/// ```
+///
+/// The span's `START` record, written when it opened, keeps the trace it was written
+/// in (match it to the `END` by `span_id`). To start a unit *inside* a span that
+/// belongs to an enclosing trace (one trace per item of a batch), use
+/// [`scoped_context!`](crate::scoped_context!): it leaves the enclosing spans alone.
 #[macro_export]
 macro_rules! new_context {
     (trace_id = $trace:expr $(, $($rest:tt)*)?) => {

@@ -188,6 +188,8 @@ impl Open {
                 None => None,
             };
             let level = if failure.is_some() { Level::Error } else { Level::Info };
+            // The trace the span is in now: `new_context!` re-homes open spans.
+            let trace = ctx.and_then(|(t, _, _)| t).unwrap_or(trace);
             // Sampled by the span's trace, so a kept trace has every END and a dropped
             // one none (a failed span's END is an ERROR: always kept).
             if !(filter::enabled_dynamic(level, target) && filter::sampled_in(level, trace)) {
@@ -199,7 +201,7 @@ impl Open {
             let dur_ms = (dur_ns / 1_000) as f64 / 1_000.0;
             let fallback;
             let (ids, fields): (&[u8], &[u8]) = match ctx {
-                Some(c) => c,
+                Some((_, ids, fields)) => (ids, fields),
                 None => {
                     fallback = own_ids(trace, id, parent);
                     (&fallback, &[])
@@ -281,8 +283,9 @@ impl OpenSpan {
     }
 }
 
-/// The context entries of a span whose frame is gone (its guard moved threads, or
-/// `new_context!` replaced the context): its own ids only.
+/// The context entries of a span whose frame is out of reach (its guard moved to
+/// another context, or a `scoped_context!` guard restored another one): its own ids
+/// only.
 fn own_ids(trace: TraceId, id: SpanId, parent: Option<SpanId>) -> Vec<u8> {
     let mut c = Current::default();
     c.set_ids_only(trace, id, parent);
@@ -353,9 +356,10 @@ impl Span {
         self.open.as_ref().map(|o| o.id)
     }
 
-    /// The trace this span belongs to.
+    /// The trace this span belongs to: the one it opened in, or the trace of a
+    /// `new_context!` that ran while it was open (which re-homes it).
     pub fn trace_id(&self) -> Option<TraceId> {
-        self.open.as_ref().map(|o| o.trace)
+        self.open.as_ref().map(|o| context::span_trace(o.id).unwrap_or(o.trace))
     }
 
     /// The span's name.
@@ -888,7 +892,9 @@ mod tests {
     #[test]
     fn a_span_whose_frame_is_gone_keeps_what_it_is_told_in_its_guard() {
         let span = open("moved");
-        context::new_context(None, &[], &[]);
+        // Another context installed (as a task's or a scoped unit's is).
+        let mut other = Current::default();
+        let _in = Installed::new(&mut other);
         span.set_status_error("gave up");
         let failure = span.local.borrow().failure.clone().expect("kept in the guard");
         assert!(failure.contains("gave up"), "{failure}");
