@@ -1,0 +1,172 @@
+//! `logkit tail`: records as logkit's `dev` console shows them, filtered by level and
+//! by any field (bound context included); `-f` follows the live file across rotation.
+
+use crate::input::{self, At, BadLines, Source};
+use crate::pretty;
+use crate::record::{as_text, Level, Record};
+use std::fs::File;
+use std::io::{Read, Seek, SeekFrom};
+use std::os::unix::fs::MetadataExt;
+use std::path::Path;
+use std::time::Duration;
+
+/// What `tail` keeps.
+pub struct Filter {
+    /// Records at this level or more severe.
+    pub level: Option<Level>,
+    /// `key=value` pairs every kept record has (a value compares as its text:
+    /// a string's contents, anything else as its JSON).
+    pub wheres: Vec<(String, String)>,
+}
+
+impl Filter {
+    /// Parses `--level` and the `--where` values.
+    pub fn new(level: Option<String>, wheres: Vec<String>) -> Result<Filter, String> {
+        let level = match level {
+            Some(l) => Some(Level::parse(&l).ok_or_else(|| {
+                format!("unknown level {l:?} for --level (one of error, warning, info, debug, trace)")
+            })?),
+            None => None,
+        };
+        let wheres = wheres
+            .into_iter()
+            .map(|w| match w.split_once('=') {
+                Some((k, v)) if !k.is_empty() => Ok((k.to_owned(), v.to_owned())),
+                _ => Err(format!("--where needs key=value, not {w:?}")),
+            })
+            .collect::<Result<_, _>>()?;
+        Ok(Filter { level, wheres })
+    }
+
+    pub fn keeps(&self, rec: &Record<'_>) -> bool {
+        if let (Some(floor), Some(level)) = (self.level, rec.level()) {
+            if level > floor {
+                return false;
+            }
+        }
+        self.wheres.iter().all(|(k, v)| rec.fields.iter().any(|(key, value)| key == k && as_text(value) == v.as_str()))
+    }
+}
+
+/// Renders one line (if it is a record the filter keeps) into `out`; counts bad lines.
+pub fn one(line: &[u8], at: At, filter: &Filter, json: bool, color: bool, bad: &mut BadLines, out: &mut Vec<u8>) {
+    match Record::parse(line) {
+        Ok(rec) if filter.keeps(&rec) => {
+            if json {
+                out.extend_from_slice(line);
+                out.push(b'\n');
+            } else {
+                out.extend_from_slice(pretty::line(&rec, color).as_bytes());
+            }
+        }
+        Ok(_) => {}
+        Err(b) => bad.add(at.source, b),
+    }
+}
+
+/// Prints every record of `sources` in stream order through `emit`.
+pub fn run(
+    sources: &[Source],
+    filter: &Filter,
+    json: bool,
+    color: bool,
+    mut emit: impl FnMut(&[u8]) -> Result<(), String>,
+) -> Result<BadLines, String> {
+    let mut bad = BadLines::default();
+    let mut buf = Vec::with_capacity(1 << 16);
+    let mut err = None;
+    input::each_line(sources, |at, line| {
+        if err.is_some() {
+            return;
+        }
+        one(line, at, filter, json, color, &mut bad, &mut buf);
+        if buf.len() >= 1 << 15 {
+            err = emit(&buf).err();
+            buf.clear();
+        }
+    })?;
+    if let Some(e) = err {
+        return Err(e);
+    }
+    emit(&buf)?;
+    Ok(bad)
+}
+
+/// How often `-f` looks for new lines.
+const POLL: Duration = Duration::from_millis(100);
+
+/// Follows `path` from its current end: new lines are printed as they arrive; when the
+/// file is rotated (renamed, a new one created at the path) or truncated, the rest of
+/// the old file is read and the new one is followed from its start. Runs until the
+/// output is closed.
+pub fn follow(
+    path: &Path,
+    source: usize,
+    filter: &Filter,
+    json: bool,
+    color: bool,
+    mut emit: impl FnMut(&[u8]) -> Result<(), String>,
+) -> Result<(), String> {
+    let open = |p: &Path| File::open(p).map_err(|e| format!("cannot open {}: {e}", p.display()));
+    let mut file = open(path)?;
+    let mut pos = file.seek(SeekFrom::End(0)).map_err(|e| format!("cannot read {}: {e}", path.display()))?;
+    let mut ino = file.metadata().map(|m| m.ino()).unwrap_or(0);
+    let mut pending: Vec<u8> = Vec::new();
+    let mut bad = BadLines::default();
+    let mut chunk = vec![0u8; 1 << 16];
+    loop {
+        let n = file.read(&mut chunk).map_err(|e| format!("cannot read {}: {e}", path.display()))?;
+        if n > 0 {
+            pos += n as u64;
+            pending.extend_from_slice(&chunk[..n]);
+            if let Some(nl) = memchr::memrchr(b'\n', &pending) {
+                let mut out = Vec::new();
+                let at = At { source, offset: pos };
+                input::for_lines(&pending[..nl + 1], |l| one(l, at, filter, json, color, &mut bad, &mut out));
+                pending.drain(..nl + 1);
+                emit(&out)?;
+            }
+            continue;
+        }
+        // At the end: has the path moved on to a new file, or was this one truncated?
+        match std::fs::metadata(path) {
+            Ok(m) if m.ino() != ino => {
+                // Rotated: the old file is complete (read to its end above).
+                file = open(path)?;
+                ino = m.ino();
+                pos = 0;
+                flush_torn(&mut pending, source, filter, json, color, &mut bad, &mut emit)?;
+                continue;
+            }
+            Ok(m) if m.len() < pos => {
+                file.seek(SeekFrom::Start(0)).map_err(|e| format!("cannot read {}: {e}", path.display()))?;
+                pos = 0;
+                pending.clear();
+                continue;
+            }
+            _ => {}
+        }
+        // Nothing new: an empty write tells whether the reader went away.
+        emit(b"")?;
+        std::thread::sleep(POLL);
+    }
+}
+
+/// A last line without its `\n` in a rotated-away file: a torn write, shown as is.
+fn flush_torn(
+    pending: &mut Vec<u8>,
+    source: usize,
+    filter: &Filter,
+    json: bool,
+    color: bool,
+    bad: &mut BadLines,
+    emit: &mut impl FnMut(&[u8]) -> Result<(), String>,
+) -> Result<(), String> {
+    if pending.is_empty() {
+        return Ok(());
+    }
+    let mut out = Vec::new();
+    one(pending, At { source, offset: 0 }, filter, json, color, bad, &mut out);
+    pending.clear();
+    emit(&out)
+}
