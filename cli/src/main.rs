@@ -20,8 +20,10 @@ mod escape;
 mod input;
 mod pretty;
 mod record;
+mod slow;
 mod stats;
 mod tail;
+mod trace;
 
 use args::Args;
 use std::io::{self, IsTerminal, Write};
@@ -86,6 +88,8 @@ fn run(argv: Vec<String>) -> Result<Outcome, String> {
         "errors" => cmd_errors(&mut args, &mut out, color),
         "tail" => cmd_tail(&mut args, &mut out, color),
         "stats" => cmd_stats(&mut args, &mut out),
+        "trace" => cmd_trace(&mut args, &mut out, color),
+        "slow" => cmd_slow(&mut args, &mut out),
         other => Err(format!("unknown command {other:?}\n{USAGE}")),
     }?;
     out.flush()?;
@@ -178,5 +182,82 @@ fn cmd_stats(args: &mut Args, out: &mut Output) -> Result<Outcome, String> {
     let stats: stats::Stats = input::scan(&sources, input::workers())?;
     out.write(if json { stats.json() } else { stats.render() }.as_bytes())?;
     report_bad(&stats.bad, &sources);
+    Ok(Outcome::Ok)
+}
+
+fn cmd_trace(args: &mut Args, out: &mut Output, color: bool) -> Result<Outcome, String> {
+    let json = args.flag("--json");
+    let last_error = args.flag("--last-error");
+    let waterfall = args.flag("--waterfall");
+    let html = args.value("--html")?;
+    let mut files = args.files()?;
+    let id = if last_error {
+        None
+    } else if files.is_empty() {
+        return Err("trace needs an ID (or --last-error)".to_owned());
+    } else {
+        Some(files.remove(0))
+    };
+    let sources = input::resolve(&files)?;
+    if last_error && sources.contains(&input::Source::Stdin) {
+        return Err("--last-error reads the input twice: give files, not stdin".to_owned());
+    }
+    let id = match id {
+        Some(id) => id,
+        None => {
+            let mut found: errors::Errors = input::scan(&sources, input::workers())?;
+            found.sort();
+            found
+                .found
+                .iter()
+                .rev()
+                .find_map(|f| {
+                    record::Record::parse(&f.line).ok().and_then(|r| r.str("trace_id").map(|s| s.into_owned()))
+                })
+                .ok_or("--last-error: no error record with a trace_id in the input")?
+        }
+    };
+    trace::select(&id)?;
+    let found: trace::Trace = input::scan(&sources, input::workers())?;
+    report_bad(&found.bad, &sources);
+    let full = match found.ids.len() {
+        0 => return Err(format!("no record of trace {id}")),
+        1 => found.ids.iter().next().cloned().unwrap_or_default(),
+        n => {
+            let some: Vec<&str> = found.ids.iter().take(5).map(String::as_str).collect();
+            return Err(format!("trace id prefix {id} is ambiguous: {n} traces match ({}, ...)", some.join(", ")));
+        }
+    };
+    let tree = trace::Tree::build(full, found.found);
+    if let Some(path) = html {
+        std::fs::write(&path, tree.html()).map_err(|e| format!("cannot write {path}: {e}"))?;
+    }
+    if json {
+        out.write(tree.json().as_bytes())?;
+    } else if waterfall {
+        let width = std::env::var("COLUMNS").ok().and_then(|c| c.parse().ok()).unwrap_or(100);
+        out.write(tree.waterfall(width, color).as_bytes())?;
+    } else {
+        out.write(tree.render(color).as_bytes())?;
+    }
+    Ok(Outcome::Ok)
+}
+
+fn cmd_slow(args: &mut Args, out: &mut Output) -> Result<Outcome, String> {
+    let json = args.flag("--json");
+    if let Some(by) = args.value("--by")? {
+        if by != "span" {
+            return Err(format!("--by {by:?}: only --by span is known"));
+        }
+    }
+    if let Some(top) = args.value("--top")? {
+        let n = top.parse::<usize>().map_err(|_| format!("--top needs a number, not {top:?}"))?;
+        slow::TOP.store(n, std::sync::atomic::Ordering::Relaxed);
+    }
+    let files = args.files()?;
+    let sources = input::resolve(&files)?;
+    let mut s: slow::Slow = input::scan(&sources, input::workers())?;
+    out.write(if json { s.json() } else { s.render() }.as_bytes())?;
+    report_bad(&s.bad, &sources);
     Ok(Outcome::Ok)
 }
