@@ -160,18 +160,23 @@ fn cmd_tail(args: &mut Args, out: &mut Output, color: bool) -> Result<Outcome, S
     let filter = tail::Filter::new(args.value("--level")?, args.values("--where")?)?;
     let files = args.files()?;
     let sources = input::resolve(&files)?;
-    let bad = tail::run(&sources, &filter, json, color, |b| out.write(b))?;
-    report_bad(&bad, &sources);
-    if follow {
-        out.flush()?;
-        let Some((i, input::Source::File(path))) = sources.iter().enumerate().next_back() else {
-            return Err("-f follows a file, not stdin".to_owned());
-        };
-        tail::follow(path, i, &filter, json, color, |b| {
-            out.write(b)?;
-            out.flush()
-        })?;
+    if !follow {
+        let bad = tail::run(&sources, &filter, json, color, |b| out.write(b))?;
+        report_bad(&bad, &sources);
+        return Ok(Outcome::Ok);
     }
+    // The live file is read by the follower from its start, so no line written
+    // between reading it and following it is missed.
+    let Some((last, input::Source::File(path))) = sources.iter().enumerate().next_back() else {
+        return Err("-f follows a file, not stdin".to_owned());
+    };
+    let bad = tail::run(&sources[..last], &filter, json, color, |b| out.write(b))?;
+    report_bad(&bad, &sources);
+    out.flush()?;
+    tail::follow(path, last, &filter, json, color, |b| {
+        out.write(b)?;
+        out.flush()
+    })?;
     Ok(Outcome::Ok)
 }
 

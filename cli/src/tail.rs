@@ -95,7 +95,8 @@ pub fn run(
 /// How often `-f` looks for new lines.
 const POLL: Duration = Duration::from_millis(100);
 
-/// Follows `path` from its current end: new lines are printed as they arrive; when the
+/// Prints `path` from its start and follows it: new lines are printed as they arrive;
+/// when the
 /// file is rotated (renamed, a new one created at the path) or truncated, the rest of
 /// the old file is read and the new one is followed from its start. Runs until the
 /// output is closed.
@@ -109,7 +110,7 @@ pub fn follow(
 ) -> Result<(), String> {
     let open = |p: &Path| File::open(p).map_err(|e| format!("cannot open {}: {e}", p.display()));
     let mut file = open(path)?;
-    let mut pos = file.seek(SeekFrom::End(0)).map_err(|e| format!("cannot read {}: {e}", path.display()))?;
+    let mut pos = 0;
     let mut ino = file.metadata().map(|m| m.ino()).unwrap_or(0);
     let mut pending: Vec<u8> = Vec::new();
     let mut bad = BadLines::default();
