@@ -153,6 +153,16 @@ fn no_field_value_makes_tail_print_a_forged_line_or_a_raw_escape_byte() {
     }
 }
 
+/// Kills the child when dropped, so a failing test leaves no `tail -f` running.
+struct KillOnDrop(std::process::Child);
+
+impl Drop for KillOnDrop {
+    fn drop(&mut self) {
+        let _ = self.0.kill();
+        let _ = self.0.wait();
+    }
+}
+
 /// Reads `logkit`'s stdout lines on a thread, so the test can wait for each line.
 fn lines_of(child: &mut std::process::Child) -> mpsc::Receiver<String> {
     let (tx, rx) = mpsc::channel();
@@ -180,13 +190,16 @@ fn tail_follow_prints_new_lines_and_follows_the_file_across_rotation() {
     let dir = common::tempdir();
     let log = common::run_log(dir.path());
     std::fs::write(&log, line("51.000000", "old")).unwrap();
-    let mut child = Command::new(env!("CARGO_BIN_EXE_logkit"))
-        .args(["tail", "-f", "run.log"])
-        .current_dir(dir.path())
-        .stdout(Stdio::piped())
-        .spawn()
-        .unwrap();
-    let rx = lines_of(&mut child);
+    let mut child = KillOnDrop(
+        Command::new(env!("CARGO_BIN_EXE_logkit"))
+            .args(["tail", "-f", "run.log"])
+            .current_dir(dir.path())
+            .stdout(Stdio::piped())
+            .stderr(Stdio::null())
+            .spawn()
+            .unwrap(),
+    );
+    let rx = lines_of(&mut child.0);
     let next = || rx.recv_timeout(PATIENCE).expect("a line from tail -f");
     assert_eq!(next(), "07:02:51.000 INFO  old t");
     let append = |text: &str| {
@@ -201,6 +214,5 @@ fn tail_follow_prints_new_lines_and_follows_the_file_across_rotation() {
     append(&line("54.000000", "first after rotation"));
     assert_eq!(next(), "07:02:53.000 INFO  last before rotation t");
     assert_eq!(next(), "07:02:54.000 INFO  first after rotation t");
-    child.kill().unwrap();
-    child.wait().unwrap();
+    drop(child);
 }
