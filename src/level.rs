@@ -1,9 +1,21 @@
 //! Levels, level filters and `LOG_LEVEL` directives.
 //!
 //! A directive string is a comma-separated list of `level` (the default floor) and
-//! `target=level` entries, e.g. `info,hyper=warn,app::db=debug`. A target directive
-//! matches a record whose target equals it or starts with it followed by `::`; the
-//! longest matching directive wins, else the default floor applies.
+//! `target=level` entries, e.g. `info,hyper=warn,app::db=debug`.
+//!
+//! Matching follows `env_logger` and `tracing-subscriber`'s `EnvFilter`, so a
+//! `RUST_LOG` value means the same to logkit as to them: a target directive matches
+//! every record whose target *starts with* it, as a plain string prefix (both crates
+//! test `target.starts_with(directive)`). `hyper=warn` therefore covers `hyper`,
+//! `hyper::client` and also `hyper_util::client`; `hyper=warn,hyper_util=info` treats
+//! the two crates apart. Among the matching directives the longest wins; when none
+//! matches, the default floor applies. A bare word that is not a level is rejected
+//! rather than read as a target (which `env_logger` does), so a misspelt level
+//! (`LOG_LEVEL=verbose`) is reported instead of silently enabling one target.
+//!
+//! Matching runs on the gate's cold path only: a call site caches its decision per
+//! directive generation (see `filter`), so the cost of a match is paid once per call
+//! site and `set_level`.
 
 use std::fmt;
 use std::str::FromStr;
@@ -159,44 +171,39 @@ impl Directives {
 
     /// Parses `info,hyper=warn,app::db=debug`. A bare level sets the default floor
     /// (the last one wins); when none is given, `default` is kept.
+    ///
+    /// # Errors
+    /// Every bad directive, named, in one message (`; `-separated).
     pub(crate) fn parse(s: &str, default: LevelFilter) -> Result<Directives, DirectiveError> {
+        let (d, errors) = Directives::parse_lenient(s, default);
+        if errors.is_empty() {
+            return Ok(d);
+        }
+        let parts: Vec<String> = errors.into_iter().map(|e| e.0).collect();
+        Err(DirectiveError(parts.join("; ")))
+    }
+
+    /// Parses like [`Directives::parse`], keeping every valid directive: the bad ones
+    /// are left out and returned, one error each, in the order given.
+    pub(crate) fn parse_lenient(s: &str, default: LevelFilter) -> (Directives, Vec<DirectiveError>) {
         let mut d = Directives::new(default);
+        let mut errors = Vec::new();
         for part in s.split(',') {
             let part = part.trim();
             if part.is_empty() {
                 continue;
             }
-            match part.split_once('=') {
-                None => {
-                    d.default = part.parse().map_err(|()| {
-                        DirectiveError(format!(
-                            "unknown level `{part}` (expected off, error, warn, info, debug or trace)"
-                        ))
-                    })?;
-                }
-                Some((target, level)) => {
-                    let target = target.trim();
-                    let valid = !target.is_empty()
-                        && target.split("::").all(|seg| {
-                            !seg.is_empty()
-                                && seg.chars().all(|c| c.is_alphanumeric() || c == '_' || c == '-' || c == '.')
-                        });
-                    if !valid {
-                        return Err(DirectiveError(format!("invalid target `{target}` in directive `{part}`")));
-                    }
-                    let level: LevelFilter = level.parse().map_err(|()| {
-                        DirectiveError(format!(
-                            "unknown level `{}` in directive `{part}` (expected off, error, warn, info, debug or trace)",
-                            level.trim()
-                        ))
-                    })?;
+            match parse_directive(part) {
+                Ok((None, level)) => d.default = level,
+                Ok((Some(target), level)) => {
                     d.targets.retain(|(t, _)| t != target);
                     d.targets.push((target.to_owned(), level));
                 }
+                Err(e) => errors.push(e),
             }
         }
         d.targets.sort_by(|a, b| b.0.len().cmp(&a.0.len()).then_with(|| a.0.cmp(&b.0)));
-        Ok(d)
+        (d, errors)
     }
 
     /// The default floor.
@@ -204,13 +211,14 @@ impl Directives {
         self.default
     }
 
-    /// The floor that applies to `target`.
+    /// The floor that applies to `target`: that of the longest directive `target`
+    /// starts with (a plain string prefix, as `env_logger` and `EnvFilter` match, so
+    /// `hyper` covers `hyper::client` and `hyper_util`), else the default floor.
     pub fn level_for(&self, target: &str) -> LevelFilter {
+        // `targets` is sorted longest first, so the first match is the most specific.
         for (t, lvl) in &self.targets {
-            if let Some(rest) = target.strip_prefix(t.as_str()) {
-                if rest.is_empty() || rest.starts_with("::") {
-                    return *lvl;
-                }
+            if target.starts_with(t.as_str()) {
+                return *lvl;
             }
         }
         self.default
@@ -225,6 +233,31 @@ impl Directives {
     /// check when there is none).
     pub(crate) fn has_targets(&self) -> bool {
         !self.targets.is_empty()
+    }
+}
+
+/// One directive: `level` (the default floor, target `None`) or `target=level`.
+fn parse_directive(part: &str) -> Result<(Option<&str>, LevelFilter), DirectiveError> {
+    const EXPECTED: &str = "expected off, error, warn, info, debug or trace";
+    let Some((target, level)) = part.split_once('=') else {
+        return match part.parse() {
+            Ok(level) => Ok((None, level)),
+            Err(()) => Err(DirectiveError(format!(
+                "unknown level `{part}` ({EXPECTED}; a target takes a level: `{part}=trace`)"
+            ))),
+        };
+    };
+    let target = target.trim();
+    let valid = !target.is_empty()
+        && target
+            .split("::")
+            .all(|seg| !seg.is_empty() && seg.chars().all(|c| c.is_alphanumeric() || c == '_' || c == '-' || c == '.'));
+    if !valid {
+        return Err(DirectiveError(format!("invalid target `{target}` in directive `{part}`")));
+    }
+    match level.parse() {
+        Ok(level) => Ok((Some(target), level)),
+        Err(()) => Err(DirectiveError(format!("unknown level `{}` in directive `{part}` ({EXPECTED})", level.trim()))),
     }
 }
 
@@ -248,10 +281,52 @@ mod tests {
         assert_eq!(d.default_level(), LevelFilter::Info);
         assert_eq!(d.level_for("hyper"), LevelFilter::Warn);
         assert_eq!(d.level_for("hyper::client"), LevelFilter::Warn);
-        assert_eq!(d.level_for("hyperx"), LevelFilter::Info);
+        assert_eq!(d.level_for("hyp"), LevelFilter::Info);
         assert_eq!(d.level_for("app::db::pool"), LevelFilter::Debug);
         assert_eq!(d.level_for("app::web"), LevelFilter::Error);
         assert_eq!(d.max_level(), LevelFilter::Debug);
+    }
+
+    #[test]
+    fn a_target_directive_covers_every_target_it_is_a_string_prefix_of() {
+        // As env_logger and EnvFilter match: `hyper` covers `hyper_util` too.
+        let d = Directives::parse("info,hyper=warn", LevelFilter::Trace).unwrap();
+        for t in ["hyper", "hyper::client", "hyper_util", "hyper_util::client::legacy", "hyperx"] {
+            assert_eq!(d.level_for(t), LevelFilter::Warn, "{t}");
+        }
+        assert_eq!(d.level_for("hype"), LevelFilter::Info);
+        assert_eq!(d.level_for("tokio"), LevelFilter::Info);
+        // A longer directive for the other crate wins over the shorter prefix.
+        let d = Directives::parse("hyper=warn,hyper_util=debug,app::db=trace", LevelFilter::Info).unwrap();
+        assert_eq!(d.level_for("hyper::client"), LevelFilter::Warn);
+        assert_eq!(d.level_for("hyper_util::client"), LevelFilter::Debug);
+        assert_eq!(d.level_for("app::dbx"), LevelFilter::Trace);
+        assert_eq!(d.level_for("app::web"), LevelFilter::Info);
+    }
+
+    #[test]
+    fn lenient_parse_keeps_the_valid_directives_and_returns_each_bad_one() {
+        let (d, errors) = Directives::parse_lenient("info,spam::db=loud,app=debug,verbose", LevelFilter::Debug);
+        assert_eq!(d.to_string(), "info,app=debug");
+        let shown: Vec<&str> = errors.iter().map(|e| e.0.as_str()).collect();
+        assert_eq!(shown.len(), 2, "{shown:?}");
+        assert!(shown[0].contains("`spam::db=loud`"), "{}", shown[0]);
+        assert!(shown[1].contains("`verbose`"), "{}", shown[1]);
+        // Nothing valid: the default floor stays.
+        let (d, errors) = Directives::parse_lenient("loud", LevelFilter::Debug);
+        assert_eq!((d, errors.len()), (Directives::new(LevelFilter::Debug), 1));
+    }
+
+    #[test]
+    fn strict_parse_names_every_bad_directive() {
+        let e = Directives::parse("a=loud,info,b=quiet", LevelFilter::Info).unwrap_err();
+        assert!(e.0.contains("`a=loud`") && e.0.contains("`b=quiet`"), "{}", e.0);
+    }
+
+    #[test]
+    fn a_bare_word_that_is_not_a_level_says_how_to_write_a_target() {
+        let e = Directives::parse("myapp", LevelFilter::Info).unwrap_err();
+        assert!(e.0.contains("`myapp=trace`"), "{}", e.0);
     }
 
     #[test]

@@ -94,8 +94,8 @@ fn each_target_gets_its_most_specific_directive() {
         "noisy/error",
         "noisy::sub/warn",
         "noisy::sub/error",
-        // `noisyx` is not `noisy` or below it: the default floor applies.
-        "noisyx/info",
+        // A directive is a string prefix, as in env_logger and EnvFilter: `noisy`
+        // covers `noisyx` too (and `hyper` covers `hyper_util`).
         "noisyx/warn",
         "noisyx/error",
         "app/info",
@@ -109,6 +109,7 @@ fn each_target_gets_its_most_specific_directive() {
         "app::db::pool/info",
         "app::db::pool/warn",
         "app::db::pool/error",
+        "app::dbx/debug",
         "app::dbx/info",
         "app::dbx/warn",
         "app::dbx/error",
@@ -302,4 +303,35 @@ fn target_only_directives_keep_the_profile_floor() {
         let recs = common::read_jsonl(&dir.path().join("run.log"));
         assert_eq!(event_set(&recs), set(want), "LOG_PROFILE={profile}");
     }
+}
+
+#[test]
+fn a_crate_directive_covers_the_crates_its_name_is_a_prefix_of() {
+    const NAME: &str = "a_crate_directive_covers_the_crates_its_name_is_a_prefix_of";
+    if common::is_child(NAME) {
+        all_levels!("hyper");
+        all_levels!("hyper::client");
+        all_levels!("hyper_util::client::legacy");
+        all_levels!("tower_http");
+        return;
+    }
+    // As env_logger and EnvFilter match (plain string prefix): `hyper` covers
+    // `hyper_util` too.
+    let recs = records_of(NAME, Some("info,hyper=warn"));
+    let want = set(&[
+        "hyper/warn",
+        "hyper/error",
+        "hyper::client/warn",
+        "hyper::client/error",
+        "hyper_util::client::legacy/warn",
+        "hyper_util::client::legacy/error",
+        "tower_http/info",
+        "tower_http/warn",
+        "tower_http/error",
+    ]);
+    assert_eq!(event_set(&recs), want);
+    // A longer directive sets the other crate apart.
+    let recs = records_of(NAME, Some("info,hyper=warn,hyper_util=error"));
+    let util: BTreeSet<String> = event_set(&recs).into_iter().filter(|e| e.starts_with("hyper_util")).collect();
+    assert_eq!(util, set(&["hyper_util::client::legacy/error"]));
 }
