@@ -1,24 +1,11 @@
 //! `Config`: everything the `LOG_*` environment knobs set, as a builder for code.
 //!
-//! | var | default | effect |
-//! | --- | --- | --- |
-//! | `LOG_PROFILE` | `dev` | `dev`: pretty console, DEBUG floor; `prod`: JSON console, INFO floor |
-//! | `LOG_LEVEL` | by profile | floor, or directives `info,hyper=warn,app::db=debug` |
-//! | `LOG_SAMPLE` | `1` | fraction of DEBUG/INFO/TRACE records kept; WARN+ always kept |
-//! | `LOG_FILE` | `run.log` | JSONL file; empty disables |
-//! | `LOG_ROTATE_MB` | `10` | rotate at N MiB (decimals allowed), keep 5 backups; `0` never rotates |
-//! | `LOG_REDACT` | `password,secret,token,authorization,api_key` | keys whose values are masked |
-//! | `LOG_BUFFER` | `16384` | ring capacity, in records |
-//! | `LOG_OVERFLOW` | `block` | `block` (lossless) or `drop` (counted and reported) |
-//! | `LOG_FSYNC` | `1000` | `always`, `never`, or milliseconds between fsyncs |
-//! | `LOG_CONSOLE` | `stderr` | `stderr`, `stdout` or `off` |
-//! | `LOG_FILE_MODE` | `600` | octal permission bits of a newly created log file |
-//! | `LOG_SPAN_START` | `1` | `1`: a span logs a `START` record when it opens; `0`: only its `END` |
-//! | `LOG_OTLP` | unset | OTLP/HTTP base URL of a collector (feature `otlp`; see `sink/otlp`) |
-//!
-//! An empty value counts as unset.
+//! The knobs are read through [`Lookup`], a function from a name to its value, so the
+//! parsing is a pure function of a map: the process environment in production, a
+//! literal map in the unit tests. The table of knobs is on [`Config`]'s rustdoc.
 
 use std::error::Error;
+use std::ffi::OsString;
 use std::fmt;
 use std::path::PathBuf;
 use std::time::Duration;
@@ -85,16 +72,65 @@ pub enum Console {
 /// let _guard = logkit::Config::from_env()?.level("info,hyper=warn").file("logs/app.log").init()?;
 /// # Ok::<(), logkit::ConfigError>(())
 /// ```
+///
+/// # Environment knobs
+///
+/// [`Config::from_env`], [`init`](crate::init) and the first log call (when nothing
+/// called `init`) read these variables. An empty value counts as unset, except for
+/// `LOG_FILE` and `LOG_REDACT`, where empty means none.
+///
+/// | var | default | effect |
+/// | --- | --- | --- |
+/// | `LOG_PROFILE` | `dev` | `dev`: pretty console, DEBUG floor; `prod`: JSON console, INFO floor |
+/// | `LOG_LEVEL` | by profile | floor, or directives `info,hyper=warn,app::db=debug` (below) |
+/// | `RUST_LOG` | unset | read as `LOG_LEVEL` when `LOG_LEVEL` is unset; when both are set and differ, `LOG_LEVEL` wins and logkit says so on stderr once |
+/// | `LOG_SAMPLE` | `1` | fraction of DEBUG/INFO/TRACE records kept; WARN+ always kept |
+/// | `LOG_FILE` | `run.log` | JSONL file; empty disables; missing directories are created |
+/// | `LOG_ROTATE_MB` | `10` | rotate at N MiB (decimals allowed), keep 5 backups; `0` never rotates |
+/// | `LOG_REDACT` | `password,secret,token,authorization,api_key` | keys (case-insensitive) whose values are written as `"***"` |
+/// | `LOG_BUFFER` | `16384` | ring capacity, in records |
+/// | `LOG_OVERFLOW` | `block` | `block` (a full ring makes the producer wait: lossless) or `drop` (counted and reported) |
+/// | `LOG_FSYNC` | `1000` | `always`, `never`, or milliseconds between fsyncs; flush, rotation and exit always fsync |
+/// | `LOG_CONSOLE` | `stderr` | `stderr`, `stdout` or `off` |
+/// | `LOG_FILE_MODE` | `600` | octal permission bits of a newly created log file |
+/// | `LOG_SPAN_START` | `1` | `1`: a span logs a `START` record when it opens; `0`: only its `END` |
+/// | `LOG_OTLP` | unset | OTLP/HTTP base URL of a collector (feature `otlp`; without it, a run with it set says so on stderr) |
+/// | `NO_COLOR` | unset | any non-empty value turns console colour off |
+///
+/// **Level directives** (`LOG_LEVEL`, `RUST_LOG`, [`Config::level`],
+/// [`set_level`](crate::set_level)) are a comma-separated list of a bare level (the
+/// default floor: `off`, `error`, `warn`, `info`, `debug`, `trace`, any case) and
+/// `target=level` entries. A record's target is its module path unless the call site
+/// gives `target:`. A directive matches every target that *starts with* it, as a plain
+/// string prefix — the rule of `env_logger` and `tracing-subscriber`'s `EnvFilter`, so
+/// a `RUST_LOG` value filters the same way in logkit as there: `hyper=warn` covers
+/// `hyper::client` and also `hyper_util::client`; add `hyper_util=info` to treat that
+/// crate apart. The longest matching directive wins; with none, the default floor
+/// (the profile's unless a bare level is given). A bare word that is not a level is
+/// an error (`env_logger` would read it as a target), so a misspelt level is reported
+/// rather than silently enabling one target; write `myapp=trace` for a target.
+///
+/// **Bad values.** [`Config::from_env`] and [`init`](crate::init) return one
+/// [`ConfigError`] naming *every* bad variable with its value and what was expected.
+/// Without `init`, the first log call prints one stderr line per bad variable, naming
+/// the default it uses instead; a `LOG_LEVEL` with some bad directives keeps its valid
+/// ones (`LOG_LEVEL=info,spam::db=loud` runs at `info` and reports `spam::db=loud`).
+/// A bad value given in code ([`Config::level`]) is reported as coming from code.
 #[derive(Clone, Debug)]
 pub struct Config {
     /// `LOG_PROFILE`.
     pub(crate) profile: Profile,
-    /// `LOG_LEVEL` as given (parsed in `build`), `None` = the profile's floor.
-    pub(crate) level: Option<String>,
+    /// `LOG_LEVEL` / `RUST_LOG` / [`Config::level`] as given (parsed in `directives`),
+    /// `None` = the profile's floor.
+    pub(crate) level: Option<Setting>,
+    /// `LOG_LEVEL` and `RUST_LOG`, when both were set and differ (said once at start).
+    pub(crate) shadowed_rust_log: Option<(String, String)>,
     /// `LOG_SAMPLE`.
     pub(crate) sample: f64,
     /// `LOG_FILE`; `None` disables the file.
     pub(crate) file: Option<PathBuf>,
+    /// Where `file` came from, to name it when it cannot be opened.
+    pub(crate) file_origin: Origin,
     /// `LOG_ROTATE_MB` in bytes; 0 never rotates.
     pub(crate) rotate_bytes: u64,
     /// Rotated files kept.
@@ -119,14 +155,40 @@ pub struct Config {
     pub(crate) otlp: Option<String>,
 }
 
+/// Where a setting's value came from, so that an error names the right place.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub(crate) enum Origin {
+    /// An environment variable (`LOG_SAMPLE`); also a default that stands for one.
+    Env(&'static str),
+    /// A function called by the program (`Config::level`, `logkit::set_level`).
+    Code(&'static str),
+}
+
+impl Origin {
+    fn name(self) -> &'static str {
+        match self {
+            Origin::Env(n) | Origin::Code(n) => n,
+        }
+    }
+}
+
+/// A value as given, with where it came from.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub(crate) struct Setting {
+    pub(crate) text: String,
+    pub(crate) origin: Origin,
+}
+
 impl Default for Config {
     /// The defaults of the `dev` profile, ignoring the environment.
     fn default() -> Config {
         Config {
             profile: Profile::Dev,
             level: None,
+            shadowed_rust_log: None,
             sample: 1.0,
             file: Some(PathBuf::from("run.log")),
+            file_origin: Origin::Env("LOG_FILE"),
             rotate_bytes: DEFAULT_ROTATE_BYTES,
             backups: DEFAULT_BACKUPS,
             redact: DEFAULT_REDACT.split(',').map(str::to_owned).collect(),
@@ -142,14 +204,31 @@ impl Default for Config {
     }
 }
 
-/// What was wrong with a knob, a builder value, or starting logkit.
-#[derive(Debug)]
-pub struct ConfigError {
+/// What was wrong with the knobs, a value given in code, or starting logkit.
+///
+/// `Display` is one line per problem, each starting with `logkit:`; an I/O failure's
+/// cause is not repeated there but returned by [`source`](Error::source), so an error
+/// reporter that walks the chain prints each text once. `Debug` (what
+/// `fn main() -> Result<(), logkit::ConfigError>` prints) reads like `Display`
+/// followed by the causes; `{:#?}` shows the fields.
+///
+/// ```text
+/// Error: logkit: invalid LOG_SAMPLE="lots": expected a number from 0 to 1
+/// logkit: invalid LOG_BUFFER="0": expected a whole number of records from 1 to 67108864
+/// ```
+pub struct ConfigError(Box<Problem>);
+
+struct Problem {
     kind: ConfigErrorKind,
-    var: String,
+    /// `None` for [`ConfigErrorKind::AlreadyStarted`].
+    origin: Option<Origin>,
     value: String,
     reason: String,
+    /// What the lazy start uses instead ("using the default 1").
+    fallback: Option<String>,
     source: Option<std::io::Error>,
+    /// The further problems found together with this one.
+    others: Vec<ConfigError>,
 }
 
 /// The kind of a [`ConfigError`].
@@ -166,77 +245,208 @@ pub enum ConfigErrorKind {
 }
 
 impl ConfigError {
-    pub(crate) fn invalid(var: &str, value: &str, reason: &str) -> ConfigError {
-        ConfigError {
-            kind: ConfigErrorKind::Invalid,
-            var: var.to_owned(),
+    fn new(kind: ConfigErrorKind, origin: Option<Origin>, value: &str, reason: &str) -> ConfigError {
+        ConfigError(Box::new(Problem {
+            kind,
+            origin,
             value: value.to_owned(),
             reason: reason.to_owned(),
+            fallback: None,
             source: None,
-        }
+            others: Vec::new(),
+        }))
     }
 
-    pub(crate) fn io(var: &str, value: &str, reason: &str, e: std::io::Error) -> ConfigError {
-        ConfigError {
-            kind: ConfigErrorKind::Io,
-            var: var.to_owned(),
-            value: value.to_owned(),
-            reason: reason.to_owned(),
-            source: Some(e),
-        }
+    pub(crate) fn invalid(origin: Origin, value: &str, reason: &str) -> ConfigError {
+        ConfigError::new(ConfigErrorKind::Invalid, Some(origin), value, reason)
+    }
+
+    pub(crate) fn io(origin: Origin, value: &str, reason: &str, e: std::io::Error) -> ConfigError {
+        let mut err = ConfigError::new(ConfigErrorKind::Io, Some(origin), value, reason);
+        err.0.source = Some(e);
+        err
     }
 
     pub(crate) fn already_started() -> ConfigError {
-        ConfigError {
-            kind: ConfigErrorKind::AlreadyStarted,
-            var: String::new(),
-            value: String::new(),
-            reason: "logkit is already running with another configuration".to_owned(),
-            source: None,
-        }
+        ConfigError::new(
+            ConfigErrorKind::AlreadyStarted,
+            None,
+            "",
+            "logkit is already running with another configuration",
+        )
     }
 
-    /// What went wrong.
+    /// Says what the lazy start uses instead of the bad value.
+    fn falling_back(mut self, fallback: String) -> ConfigError {
+        self.0.fallback = Some(fallback);
+        self
+    }
+
+    /// One error for several problems (`None` for none), the first one leading.
+    fn combine(problems: Vec<ConfigError>) -> Option<ConfigError> {
+        let mut it = problems.into_iter();
+        let mut first = it.next()?;
+        first.0.others.extend(it);
+        Some(first)
+    }
+
+    /// The line the lazy start prints: the problem, its causes, and what is used instead.
+    pub(crate) fn fallback_line(&self, default: &str) -> String {
+        format!("{self:?}; {}", self.0.fallback.as_deref().unwrap_or(default))
+    }
+
+    /// What went wrong (for several problems: the first).
     pub fn kind(&self) -> ConfigErrorKind {
-        self.kind
+        self.0.kind
     }
 
-    /// The variable (or builder method) whose value was wrong, e.g. `LOG_SAMPLE`.
+    /// Where the wrong value came from: the variable (`LOG_SAMPLE`) or, for a value
+    /// given in code, the function (`Config::level`, `logkit::set_level`).
     pub fn var(&self) -> &str {
-        &self.var
+        self.0.origin.map_or("", Origin::name)
+    }
+
+    /// Whether the wrong value was given in code rather than by the environment.
+    pub fn is_from_code(&self) -> bool {
+        matches!(self.0.origin, Some(Origin::Code(_)))
     }
 
     /// The offending value as given.
     pub fn value(&self) -> &str {
-        &self.value
+        &self.0.value
+    }
+
+    /// The problems found together with this one (every bad knob is reported, not only
+    /// the first); each has no others of its own.
+    pub fn others(&self) -> &[ConfigError] {
+        &self.0.others
+    }
+
+    /// This problem alone, without the others.
+    fn fmt_one(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        let p = &self.0;
+        let subject = |f: &mut fmt::Formatter<'_>| match p.origin {
+            Some(Origin::Env(var)) => write!(f, "{var}={:?}", p.value),
+            Some(Origin::Code(func)) => write!(f, "{:?} (given to {func} in code)", p.value),
+            None => Ok(()),
+        };
+        match p.kind {
+            ConfigErrorKind::Invalid => {
+                f.write_str("logkit: invalid ")?;
+                subject(f)?;
+                write!(f, ": {}", p.reason)
+            }
+            ConfigErrorKind::Io => {
+                write!(f, "logkit: {} ", p.reason)?;
+                subject(f)
+            }
+            ConfigErrorKind::AlreadyStarted => write!(f, "logkit: {}", p.reason),
+        }
     }
 }
 
 impl fmt::Display for ConfigError {
+    /// One line per problem; an I/O cause is left to [`Error::source`].
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        match self.kind {
-            ConfigErrorKind::Invalid => write!(f, "logkit: invalid {}={:?}: {}", self.var, self.value, self.reason),
-            // The I/O error itself is `source()`, not part of this message: a caller
-            // printing the chain then shows it once.
-            ConfigErrorKind::Io => write!(f, "logkit: {} {}={:?}", self.reason, self.var, self.value),
-            ConfigErrorKind::AlreadyStarted => write!(f, "logkit: {}", self.reason),
+        self.fmt_one(f)?;
+        for other in &self.0.others {
+            f.write_str("\n")?;
+            other.fmt_one(f)?;
         }
+        Ok(())
+    }
+}
+
+impl fmt::Debug for ConfigError {
+    /// Reads like `Display` followed by the causes (`: Permission denied (os error
+    /// 13)`), so that `main` returning the error prints a message, not a struct;
+    /// `{:#?}` shows the fields.
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        if f.alternate() {
+            let p = &self.0;
+            return f
+                .debug_struct("ConfigError")
+                .field("kind", &p.kind)
+                .field("var", &self.var())
+                .field("from_code", &self.is_from_code())
+                .field("value", &p.value)
+                .field("reason", &p.reason)
+                .field("source", &p.source)
+                .field("others", &p.others)
+                .finish();
+        }
+        fmt::Display::fmt(self, f)?;
+        let mut cause = self.source();
+        while let Some(c) = cause {
+            write!(f, ": {c}")?;
+            cause = c.source();
+        }
+        Ok(())
     }
 }
 
 impl Error for ConfigError {
     fn source(&self) -> Option<&(dyn Error + 'static)> {
-        self.source.as_ref().map(|e| e as &(dyn Error + 'static))
+        self.0.source.as_ref().map(|e| e as &(dyn Error + 'static))
     }
 }
 
-/// Reads one knob; `None` when unset or empty.
-fn var(name: &str) -> Option<String> {
-    match std::env::var(name) {
-        Ok(v) if v.trim().is_empty() => None,
-        Ok(v) => Some(v),
-        Err(std::env::VarError::NotPresent) => None,
-        Err(std::env::VarError::NotUnicode(v)) => Some(v.to_string_lossy().into_owned()),
+/// How knobs are read: a variable's value, or `None` when it is unset. The process
+/// environment in production ([`process_env`]), a map in tests.
+pub(crate) type Lookup<'a> = &'a dyn Fn(&str) -> Option<OsString>;
+
+/// The process environment as a [`Lookup`].
+pub(crate) fn process_env(name: &str) -> Option<OsString> {
+    std::env::var_os(name)
+}
+
+/// Each parsed knob's default as a user writes it, for the "using the default"
+/// messages (a unit test checks each one parses to the default `Config` holds).
+const DEFAULTS_SHOWN: &[(&str, &str)] = &[
+    ("LOG_PROFILE", "dev"),
+    ("LOG_SAMPLE", "1"),
+    ("LOG_ROTATE_MB", "10"),
+    ("LOG_BUFFER", "16384"),
+    ("LOG_OVERFLOW", "block"),
+    ("LOG_FSYNC", "1000"),
+    ("LOG_CONSOLE", "stderr"),
+    ("LOG_FILE_MODE", "600"),
+];
+
+fn default_shown(name: &str) -> &'static str {
+    DEFAULTS_SHOWN.iter().find(|(n, _)| *n == name).map_or("", |(_, d)| d)
+}
+
+/// The knobs being read, and the problems found so far.
+struct Vars<'a> {
+    lookup: Lookup<'a>,
+    problems: Vec<ConfigError>,
+}
+
+impl Vars<'_> {
+    /// A knob's value; `None` when unset or blank (non-UTF-8 is replaced, then judged).
+    fn text(&self, name: &str) -> Option<String> {
+        let v = (self.lookup)(name)?;
+        let v = v.to_string_lossy();
+        if v.trim().is_empty() {
+            None
+        } else {
+            Some(v.into_owned())
+        }
+    }
+
+    /// A knob parsed with `parse`; a bad value is recorded, with its default, and gives `None`.
+    fn knob<T>(&mut self, name: &'static str, parse: impl Fn(&str) -> Result<T, &'static str>) -> Option<T> {
+        let v = self.text(name)?;
+        match parse(&v) {
+            Ok(t) => Some(t),
+            Err(reason) => {
+                let e = ConfigError::invalid(Origin::Env(name), &v, reason)
+                    .falling_back(format!("using the default {}", default_shown(name)));
+                self.problems.push(e);
+                None
+            }
+        }
     }
 }
 
@@ -354,92 +564,137 @@ fn parse_redact(v: &str) -> Vec<String> {
     v.split(',').map(|k| k.trim().to_owned()).filter(|k| !k.is_empty()).collect()
 }
 
+/// Whether two directive strings mean the same (`info` and `INFO` do).
+fn same_directives(a: &str, b: &str, floor: LevelFilter) -> bool {
+    match (Directives::parse(a, floor), Directives::parse(b, floor)) {
+        (Ok(x), Ok(y)) => x == y,
+        _ => a.trim() == b.trim(),
+    }
+}
+
 impl Config {
-    /// The defaults overridden by every `LOG_*` variable that is set.
+    /// The defaults overridden by every `LOG_*` variable that is set (see the
+    /// [table](Config#environment-knobs)); `RUST_LOG` stands in for an unset `LOG_LEVEL`.
     ///
     /// # Errors
-    /// The first bad variable, named with its value and what was expected.
+    /// Every bad variable, each named with its value and what was expected (the first
+    /// leads; [`ConfigError::others`] has the rest).
     pub fn from_env() -> Result<Config, ConfigError> {
-        let mut errors = Vec::new();
-        let c = Config::from_env_collect(&mut errors);
-        match errors.into_iter().next() {
+        let (c, problems) = Config::from_vars(&process_env);
+        match ConfigError::combine(problems) {
             Some(e) => Err(e),
             None => Ok(c),
         }
     }
 
-    /// Like [`Config::from_env`], but a bad variable prints one line to stderr and
-    /// keeps its default: how the first log call starts logkit without `init`.
+    /// Like [`Config::from_env`], but each bad variable prints one line to stderr
+    /// naming the default used instead: how the first log call starts logkit without
+    /// `init`.
     pub(crate) fn from_env_lenient() -> Config {
-        let mut errors = Vec::new();
-        let c = Config::from_env_collect(&mut errors);
-        for e in errors {
-            eprintln!("{e}; using the default");
+        let (c, problems) = Config::from_vars(&process_env);
+        for e in problems {
+            eprintln!("{}", e.fallback_line("using the default"));
         }
         c
     }
 
-    fn from_env_collect(errors: &mut Vec<ConfigError>) -> Config {
-        fn knob<T>(
-            name: &str,
-            errors: &mut Vec<ConfigError>,
-            parse: impl Fn(&str) -> Result<T, &'static str>,
-        ) -> Option<T> {
-            let v = var(name)?;
-            match parse(&v) {
-                Ok(t) => Some(t),
-                Err(reason) => {
-                    errors.push(ConfigError::invalid(name, &v, reason));
-                    None
-                }
-            }
-        }
+    /// The configuration `vars` describe, and every problem found. Where a value is
+    /// bad the result holds its default (or, for level directives, the valid ones), so
+    /// it is what a lenient start runs with.
+    pub(crate) fn from_vars(vars: Lookup<'_>) -> (Config, Vec<ConfigError>) {
+        let mut v = Vars { lookup: vars, problems: Vec::new() };
         let mut c = Config::default();
-        if let Some(p) = knob("LOG_PROFILE", errors, parse_profile) {
+        if let Some(p) = v.knob("LOG_PROFILE", parse_profile) {
             c.profile = p;
         }
-        if let Some(l) = var("LOG_LEVEL") {
-            match Directives::parse(&l, c.default_floor()) {
-                Ok(_) => c.level = Some(l),
-                Err(e) => errors.push(ConfigError::invalid("LOG_LEVEL", &l, &e.0)),
-            }
-        }
-        if let Some(s) = knob("LOG_SAMPLE", errors, parse_sample) {
+        c.read_level(&mut v);
+        if let Some(s) = v.knob("LOG_SAMPLE", parse_sample) {
             c.sample = s;
         }
-        // LOG_FILE: set-but-empty disables the file, so it is read without `var`.
-        match std::env::var_os("LOG_FILE") {
-            Some(v) if v.is_empty() => c.file = None,
-            Some(v) => c.file = Some(PathBuf::from(v)),
+        // LOG_FILE: set-but-empty disables the file, so it is read without `text`.
+        match (v.lookup)("LOG_FILE") {
+            Some(f) if f.is_empty() => c.file = None,
+            Some(f) => c.file = Some(PathBuf::from(f)),
             None => {}
         }
-        if let Some(r) = knob("LOG_ROTATE_MB", errors, parse_rotate) {
+        if let Some(r) = v.knob("LOG_ROTATE_MB", parse_rotate) {
             c.rotate_bytes = r;
         }
         // LOG_REDACT: set-but-empty masks nothing.
-        if let Ok(v) = std::env::var("LOG_REDACT") {
-            c.redact = parse_redact(&v);
+        if let Some(r) = (v.lookup)("LOG_REDACT") {
+            c.redact = parse_redact(&r.to_string_lossy());
         }
-        if let Some(b) = knob("LOG_BUFFER", errors, parse_buffer) {
+        if let Some(b) = v.knob("LOG_BUFFER", parse_buffer) {
             c.buffer = b;
         }
-        if let Some(o) = knob("LOG_OVERFLOW", errors, parse_overflow) {
+        if let Some(o) = v.knob("LOG_OVERFLOW", parse_overflow) {
             c.overflow = o;
         }
-        if let Some(f) = knob("LOG_FSYNC", errors, parse_fsync) {
+        if let Some(f) = v.knob("LOG_FSYNC", parse_fsync) {
             c.fsync = f;
         }
-        if let Some(k) = knob("LOG_CONSOLE", errors, parse_console) {
+        if let Some(k) = v.knob("LOG_CONSOLE", parse_console) {
             c.console = k;
         }
-        if let Some(m) = knob("LOG_FILE_MODE", errors, parse_mode) {
+        if let Some(m) = v.knob("LOG_FILE_MODE", parse_mode) {
             c.file_mode = m;
         }
-        c.otlp = var("LOG_OTLP");
-        if let Some(on) = knob("LOG_SPAN_START", errors, parse_switch) {
+        c.otlp = v.text("LOG_OTLP");
+        if let Some(on) = v.knob("LOG_SPAN_START", parse_switch) {
             c.span_start = on;
         }
-        c
+        (c, v.problems)
+    }
+
+    /// `LOG_LEVEL`, else `RUST_LOG` (after `LOG_PROFILE`, whose floor is the default).
+    /// Bad directives are reported and left out; the valid ones are kept.
+    fn read_level(&mut self, v: &mut Vars<'_>) {
+        let floor = self.default_floor();
+        let (var, text) = match (v.text("LOG_LEVEL"), v.text("RUST_LOG")) {
+            (Some(level), Some(rust)) => {
+                if !same_directives(&level, &rust, floor) {
+                    self.shadowed_rust_log = Some((level.clone(), rust));
+                }
+                ("LOG_LEVEL", level)
+            }
+            (Some(level), None) => ("LOG_LEVEL", level),
+            (None, Some(rust)) => ("RUST_LOG", rust),
+            (None, None) => return,
+        };
+        let (used, bad) = Directives::parse_lenient(&text, floor);
+        if bad.is_empty() {
+            self.level = Some(Setting { text, origin: Origin::Env(var) });
+            return;
+        }
+        let reasons: Vec<String> = bad.into_iter().map(|e| e.0).collect();
+        let valid: Vec<&str> = text
+            .split(',')
+            .map(str::trim)
+            .filter(|part| !part.is_empty() && Directives::parse(part, floor).is_ok())
+            .collect();
+        let fallback = if valid.is_empty() {
+            format!("using the default {used} (the {} profile's floor)", self.profile_name())
+        } else {
+            format!("keeping the valid directives: {used}")
+        };
+        v.problems.push(ConfigError::invalid(Origin::Env(var), &text, &reasons.join("; ")).falling_back(fallback));
+        if !valid.is_empty() {
+            self.level = Some(Setting { text: valid.join(","), origin: Origin::Env(var) });
+        }
+    }
+
+    /// What logkit says once when it starts with this configuration (not errors):
+    /// today, that `LOG_LEVEL` overrides a different `RUST_LOG`.
+    pub(crate) fn notices(&self) -> Vec<String> {
+        let mut out = Vec::new();
+        if let (Some((level, rust)), Some(Setting { origin: Origin::Env("LOG_LEVEL"), .. })) =
+            (&self.shadowed_rust_log, &self.level)
+        {
+            out.push(format!(
+                "logkit: LOG_LEVEL={level:?} and RUST_LOG={rust:?} are both set and differ; using LOG_LEVEL"
+            ));
+        }
+        out
     }
 
     fn default_floor(&self) -> LevelFilter {
@@ -449,13 +704,19 @@ impl Config {
         }
     }
 
-    /// Parses the level directives (checked again here for builder values).
+    fn profile_name(&self) -> &'static str {
+        match self.profile {
+            Profile::Dev => "dev",
+            Profile::Prod => "prod",
+        }
+    }
+
+    /// Parses the level directives (checked again here for values given in code).
     pub(crate) fn directives(&self) -> Result<Directives, ConfigError> {
         match &self.level {
             None => Ok(Directives::new(self.default_floor())),
-            Some(l) => {
-                Directives::parse(l, self.default_floor()).map_err(|e| ConfigError::invalid("LOG_LEVEL", l, &e.0))
-            }
+            Some(l) => Directives::parse(&l.text, self.default_floor())
+                .map_err(|e| ConfigError::invalid(l.origin, &l.text, &e.0)),
         }
     }
 
@@ -468,7 +729,7 @@ impl Config {
     /// Sets the level floor or directives (`LOG_LEVEL`), e.g. `"info,hyper=warn"`.
     /// Checked by [`Config::init`].
     pub fn level(mut self, directives: &str) -> Config {
-        self.level = Some(directives.to_owned());
+        self.level = Some(Setting { text: directives.to_owned(), origin: Origin::Code("Config::level") });
         self
     }
 
@@ -481,6 +742,7 @@ impl Config {
     /// Sets the JSONL file (`LOG_FILE`).
     pub fn file(mut self, path: impl Into<PathBuf>) -> Config {
         self.file = Some(path.into());
+        self.file_origin = Origin::Code("Config::file");
         self
     }
 
@@ -568,6 +830,16 @@ impl Config {
 mod tests {
     use super::*;
 
+    /// A [`Lookup`] over `pairs` alone (the process environment is never read).
+    fn env(pairs: &[(&'static str, &'static str)]) -> impl Fn(&str) -> Option<OsString> {
+        let pairs = pairs.to_vec();
+        move |name| pairs.iter().find(|(k, _)| *k == name).map(|(_, v)| OsString::from(v))
+    }
+
+    fn read(pairs: &[(&'static str, &'static str)]) -> (Config, Vec<ConfigError>) {
+        Config::from_vars(&env(pairs))
+    }
+
     #[test]
     fn knob_parsers_accept_documented_forms() {
         assert_eq!(parse_profile("PROD"), Ok(Profile::Prod));
@@ -594,16 +866,171 @@ mod tests {
 
     #[test]
     fn error_message_names_variable_and_value() {
-        let e = ConfigError::invalid("LOG_SAMPLE", "lots", "expected a number from 0 to 1");
+        let e = ConfigError::invalid(Origin::Env("LOG_SAMPLE"), "lots", "expected a number from 0 to 1");
         assert_eq!(e.to_string(), "logkit: invalid LOG_SAMPLE=\"lots\": expected a number from 0 to 1");
         assert_eq!(e.var(), "LOG_SAMPLE");
         assert_eq!(e.value(), "lots");
+        assert!(!e.is_from_code());
+    }
+
+    #[test]
+    fn no_variables_give_the_default_config() {
+        let (c, problems) = read(&[]);
+        assert!(problems.is_empty());
+        assert_eq!(format!("{c:?}"), format!("{:?}", Config::default()));
+    }
+
+    #[test]
+    fn every_default_named_in_a_message_is_the_default_used() {
+        // Setting each knob to the default its messages name changes nothing.
+        let (c, problems) = read(DEFAULTS_SHOWN);
+        assert!(problems.is_empty(), "{problems:?}");
+        assert_eq!(format!("{c:?}"), format!("{:?}", Config::default()));
+        // And each bad value's line names that default.
+        let bad: &[(&str, &str)] = &[
+            ("LOG_PROFILE", "staging"),
+            ("LOG_SAMPLE", "lots"),
+            ("LOG_ROTATE_MB", "ten"),
+            ("LOG_BUFFER", "0"),
+            ("LOG_OVERFLOW", "discard"),
+            ("LOG_FSYNC", "sometimes"),
+            ("LOG_CONSOLE", "both"),
+            ("LOG_FILE_MODE", "999"),
+        ];
+        assert_eq!(bad.len(), DEFAULTS_SHOWN.len());
+        for &(var, value) in bad {
+            let (_, problems) = read(&[(var, value)]);
+            assert_eq!(problems.len(), 1, "{var}");
+            let line = problems[0].fallback_line("?");
+            let want = format!("; using the default {}", default_shown(var));
+            assert!(line.ends_with(&want), "{var}: {line}");
+            assert!(line.contains(&format!("{var}={value:?}")), "{line}");
+        }
+    }
+
+    #[test]
+    fn from_env_reports_every_bad_knob_not_only_the_first() {
+        let (c, problems) = read(&[("LOG_SAMPLE", "lots"), ("LOG_BUFFER", "0"), ("LOG_CONSOLE", "both")]);
+        assert_eq!(c.buffer, DEFAULT_BUFFER);
+        let e = ConfigError::combine(problems).expect("three problems");
+        assert_eq!((e.var(), e.value()), ("LOG_SAMPLE", "lots"));
+        let others: Vec<(&str, &str)> = e.others().iter().map(|o| (o.var(), o.value())).collect();
+        assert_eq!(others, [("LOG_BUFFER", "0"), ("LOG_CONSOLE", "both")]);
+        let shown = e.to_string();
+        let lines: Vec<&str> = shown.lines().collect();
+        assert_eq!(lines.len(), 3, "{shown}");
+        for (line, var) in lines.iter().zip(["LOG_SAMPLE", "LOG_BUFFER", "LOG_CONSOLE"]) {
+            assert!(line.starts_with("logkit: invalid ") && line.contains(var), "{line}");
+        }
+    }
+
+    #[test]
+    fn a_partly_bad_log_level_keeps_its_valid_directives() {
+        let (c, problems) = read(&[("LOG_LEVEL", "info,spam::db=loud,app=trace")]);
+        assert_eq!(c.directives().expect("the valid part").to_string(), "info,app=trace");
+        assert_eq!(problems.len(), 1);
+        let line = problems[0].fallback_line("?");
+        assert!(line.contains("LOG_LEVEL=\"info,spam::db=loud,app=trace\""), "{line}");
+        assert!(line.contains("`spam::db=loud`"), "{line}");
+        assert!(line.ends_with("; keeping the valid directives: info,app=trace"), "{line}");
+    }
+
+    #[test]
+    fn a_wholly_bad_log_level_names_the_profile_floor_it_uses() {
+        for (profile, floor) in [("dev", "debug"), ("prod", "info")] {
+            let (c, problems) = read(&[("LOG_PROFILE", profile), ("LOG_LEVEL", "loud,x=quiet")]);
+            assert_eq!(c.directives().expect("the default").to_string(), floor);
+            let line = problems[0].fallback_line("?");
+            let want = format!("; using the default {floor} (the {profile} profile's floor)");
+            assert!(line.ends_with(&want), "{line}");
+            assert!(line.contains("`loud`") && line.contains("`x=quiet`"), "both bad parts named: {line}");
+        }
+    }
+
+    #[test]
+    fn rust_log_is_read_when_log_level_is_unset() {
+        let (c, problems) = read(&[("RUST_LOG", "warn,hyper=debug")]);
+        assert!(problems.is_empty());
+        assert_eq!(c.directives().unwrap().to_string(), "warn,hyper=debug");
+        assert!(c.notices().is_empty());
+        // An empty LOG_LEVEL is unset: RUST_LOG still applies.
+        let (c, _) = read(&[("LOG_LEVEL", " "), ("RUST_LOG", "error")]);
+        assert_eq!(c.directives().unwrap().to_string(), "error");
+        // A bad RUST_LOG is named as RUST_LOG.
+        let (_, problems) = read(&[("RUST_LOG", "info,x=loud")]);
+        assert_eq!(problems[0].var(), "RUST_LOG");
+        assert!(problems[0].to_string().contains("RUST_LOG=\"info,x=loud\""), "{}", problems[0]);
+    }
+
+    #[test]
+    fn log_level_wins_over_a_different_rust_log_and_says_so() {
+        let (c, _) = read(&[("LOG_LEVEL", "warn"), ("RUST_LOG", "trace")]);
+        assert_eq!(c.directives().unwrap().to_string(), "warn");
+        let notices = c.notices();
+        assert_eq!(notices.len(), 1, "{notices:?}");
+        assert!(notices[0].contains("LOG_LEVEL=\"warn\"") && notices[0].contains("RUST_LOG=\"trace\""), "{notices:?}");
+        // The same directives written differently: nothing to say.
+        let (c, _) = read(&[("LOG_LEVEL", "INFO,a=warn"), ("RUST_LOG", "a=warning,info")]);
+        assert!(c.notices().is_empty(), "{:?}", c.notices());
+        // A level given in code overrides both: nothing to say about them.
+        let (c, _) = read(&[("LOG_LEVEL", "warn"), ("RUST_LOG", "trace")]);
+        assert!(c.level("error").notices().is_empty());
+    }
+
+    #[test]
+    fn a_bad_level_given_in_code_is_reported_as_code_not_log_level() {
+        let (c, _) = read(&[("LOG_LEVEL", "info")]);
+        let e = c.level("loud").directives().expect_err("loud is not a level");
+        assert_eq!((e.var(), e.value(), e.is_from_code()), ("Config::level", "loud", true));
+        let shown = e.to_string();
+        assert!(!shown.contains("LOG_LEVEL"), "{shown}");
+        assert!(
+            shown.starts_with("logkit: invalid \"loud\" (given to Config::level in code): unknown level"),
+            "{shown}"
+        );
+    }
+
+    #[test]
+    fn a_log_file_given_in_code_is_named_as_code_when_it_cannot_be_opened() {
+        let io = std::io::Error::from(std::io::ErrorKind::PermissionDenied);
+        let c = Config::default().file("/x.log");
+        let e = ConfigError::io(c.file_origin, "/x.log", "cannot open", io);
+        assert_eq!(e.var(), "Config::file");
+        assert_eq!(e.to_string(), "logkit: cannot open \"/x.log\" (given to Config::file in code)");
+        assert_eq!(Config::default().file_origin, Origin::Env("LOG_FILE"));
+    }
+
+    #[test]
+    fn display_and_source_never_print_the_same_text_twice() {
+        let io = std::io::Error::new(std::io::ErrorKind::PermissionDenied, "Permission denied (os error 13)");
+        let e = ConfigError::io(Origin::Env("LOG_FILE"), "/var/log/app.log", "cannot open", io);
+        // What a reporter prints: each error of the chain's Display, in turn.
+        let mut chain = vec![e.to_string()];
+        let mut cause = e.source();
+        while let Some(c) = cause {
+            chain.push(c.to_string());
+            cause = c.source();
+        }
+        assert_eq!(chain, ["logkit: cannot open LOG_FILE=\"/var/log/app.log\"", "Permission denied (os error 13)"]);
+    }
+
+    #[test]
+    fn debug_reads_like_display_with_its_causes() {
+        let io = std::io::Error::new(std::io::ErrorKind::PermissionDenied, "Permission denied (os error 13)");
+        let e = ConfigError::io(Origin::Env("LOG_FILE"), "/app.log", "cannot open", io);
+        // What `fn main() -> Result<(), ConfigError>` prints after `Error: `.
+        assert_eq!(format!("{e:?}"), "logkit: cannot open LOG_FILE=\"/app.log\": Permission denied (os error 13)");
+        let e = ConfigError::invalid(Origin::Env("LOG_SAMPLE"), "lots", "expected a number from 0 to 1");
+        assert_eq!(format!("{e:?}"), e.to_string());
+        // The fields are still there for whoever asks.
+        let fields = format!("{e:#?}");
+        assert!(fields.starts_with("ConfigError {") && fields.contains("LOG_SAMPLE"), "{fields}");
     }
 
     #[test]
     fn an_io_error_is_the_source_and_not_repeated_in_the_message() {
         let io = std::io::Error::other("disk on fire");
-        let e = ConfigError::io("LOG_FILE", "x/run.log", "cannot open", io);
+        let e = ConfigError::io(Origin::Env("LOG_FILE"), "x/run.log", "cannot open", io);
         assert_eq!(e.to_string(), "logkit: cannot open LOG_FILE=\"x/run.log\"");
         assert_eq!(Error::source(&e).map(|s| s.to_string()).as_deref(), Some("disk on fire"));
         let mut chain = e.to_string();

@@ -11,7 +11,9 @@
 //!
 //! Every record is one JSON line with a timestamp, level, event, the bound context and
 //! its fields, written to `run.log` (rotated, fsynced) and to a pretty (`dev`) or JSON
-//! (`prod`) console. Tuning is by `LOG_*` environment variables (see [`Config`]).
+//! (`prod`) console. Tuning is by `LOG_*` environment variables (`RUST_LOG` too), listed
+//! in the [table of environment knobs](Config#environment-knobs) on [`Config`], which
+//! also says how level directives match targets and how bad values are reported.
 //!
 //! ## How a record travels
 //! A call site first asks the gate (a few atomic loads: level, per-target directives,

@@ -14,7 +14,7 @@ use std::sync::atomic::{AtomicBool, Ordering};
 use std::sync::{Mutex, OnceLock};
 use std::time::Duration;
 
-use crate::config::{Config, ConfigError};
+use crate::config::{Config, ConfigError, Origin};
 use crate::frontend::{self, Frontend, WriterEnds};
 use crate::level::{Directives, LevelFilter};
 use crate::pad::CachePadded;
@@ -86,19 +86,6 @@ pub(crate) fn ensure_started() -> &'static Runtime {
     }
 }
 
-/// `e` followed by each error of its `source()` chain, `: `-separated: one stderr line
-/// that says what failed and why.
-fn with_sources(e: &dyn std::error::Error) -> String {
-    let mut line = e.to_string();
-    let mut src = e.source();
-    while let Some(s) = src {
-        line.push_str(": ");
-        line.push_str(&s.to_string());
-        src = s.source();
-    }
-    line
-}
-
 /// The first log call without `init`: bad knobs are reported and replaced by their
 /// defaults, and a file that cannot be opened leaves the console.
 #[cold]
@@ -109,13 +96,15 @@ fn start_lazy() -> &'static Runtime {
         built = true;
         let mut config = Config::from_env_lenient();
         if let Err(e) = config.directives() {
-            eprintln!("{e}; using the default");
+            // `from_env_lenient` keeps only valid directives; this is a last guard.
             config.level = None;
+            let used = config.directives().map(|d| d.to_string()).unwrap_or_default();
+            eprintln!("{}", e.fallback_line(&format!("using the default {used}")));
         }
         let file = match open_file(&config) {
             Ok(f) => f,
             Err(e) => {
-                eprintln!("{}; logging to the console only", with_sources(&e));
+                eprintln!("{}", e.fallback_line("logging to the console only"));
                 None
             }
         };
@@ -157,12 +146,17 @@ fn open_file(config: &Config) -> Result<Option<FileSink>, ConfigError> {
         backups: config.backups,
         mode: config.file_mode,
     };
-    FileSink::open(fc).map(Some).map_err(|e| ConfigError::io("LOG_FILE", &path.to_string_lossy(), "cannot open", e))
+    FileSink::open(fc)
+        .map(Some)
+        .map_err(|e| ConfigError::io(config.file_origin, &path.to_string_lossy(), "cannot open", e))
 }
 
 /// Builds the runtime and installs its filters. Runs once, inside `get_or_init`.
 #[cfg_attr(not(feature = "otlp"), allow(unused_variables))]
 fn build(config: &Config, file: Option<FileSink>, otlp: OtlpStart) -> Runtime {
+    for notice in config.notices() {
+        eprintln!("{notice}");
+    }
     let directives = config.directives().unwrap_or_else(|_| Directives::new(LevelFilter::Info));
     crate::filter::install(directives, config.sample);
     crate::span::set_span_start(config.span_start);
@@ -288,7 +282,7 @@ impl Config {
 pub fn set_level(directives: &str) -> Result<(), ConfigError> {
     ensure_started();
     let d = Directives::parse(directives, crate::filter::default_level())
-        .map_err(|e| ConfigError::invalid("set_level", directives, &e.0))?;
+        .map_err(|e| ConfigError::invalid(Origin::Code("logkit::set_level"), directives, &e.0))?;
     crate::filter::set_directives(d);
     #[cfg(feature = "log")]
     crate::log_bridge::set_max_level();
@@ -307,7 +301,8 @@ pub fn set_level(directives: &str) -> Result<(), ConfigError> {
 /// A [`ConfigError`] if `fraction` is not a number in `0..=1`; the current rate is kept.
 pub fn set_sample(fraction: f64) -> Result<(), ConfigError> {
     if !(0.0..=1.0).contains(&fraction) {
-        return Err(ConfigError::invalid("set_sample", &fraction.to_string(), "expected a number from 0 to 1"));
+        let code = Origin::Code("logkit::set_sample");
+        return Err(ConfigError::invalid(code, &fraction.to_string(), "expected a number from 0 to 1"));
     }
     ensure_started();
     crate::filter::set_sample(fraction);
@@ -320,8 +315,8 @@ pub fn set_sample(fraction: f64) -> Result<(), ConfigError> {
 /// bad variable is then reported on stderr and replaced by its default.
 ///
 /// # Errors
-/// A [`ConfigError`] naming the first bad variable and its value, a log file that
-/// cannot be opened, or logkit already started.
+/// A [`ConfigError`] naming every bad variable and its value, a log file that cannot
+/// be opened, or logkit already started.
 pub fn init() -> Result<Guard, ConfigError> {
     let config = Config::from_env()?;
     if RUNTIME.get().is_some() && !EXPLICIT.load(Ordering::Relaxed) {

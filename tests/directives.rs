@@ -335,3 +335,52 @@ fn a_crate_directive_covers_the_crates_its_name_is_a_prefix_of() {
     let util: BTreeSet<String> = event_set(&recs).into_iter().filter(|e| e.starts_with("hyper_util")).collect();
     assert_eq!(util, set(&["hyper_util::client::legacy/error"]));
 }
+
+/// Runs `name` as a child with `env`; its records and stderr.
+fn run_with(name: &str, env: &[(&str, &str)]) -> (Vec<J>, String) {
+    let dir = common::tempdir();
+    let mut c = common::child(name, dir.path());
+    c.envs(env.iter().copied());
+    let out = common::run(c);
+    common::assert_success(&out);
+    let path = dir.path().join("run.log");
+    let recs = if path.exists() { common::read_jsonl(&path) } else { Vec::new() };
+    (recs, String::from_utf8_lossy(&out.stderr).into_owned())
+}
+
+#[test]
+fn rust_log_sets_the_directives_when_log_level_is_unset() {
+    const NAME: &str = "rust_log_sets_the_directives_when_log_level_is_unset";
+    if common::is_child(NAME) {
+        all_levels!("app");
+        all_levels!("other");
+        return;
+    }
+    let (recs, err) = run_with(NAME, &[("RUST_LOG", "warn,app=trace")]);
+    let want = set(&["app/trace", "app/debug", "app/info", "app/warn", "app/error", "other/warn", "other/error"]);
+    assert_eq!(event_set(&recs), want);
+    assert_eq!(err, "", "RUST_LOG alone is not worth a word");
+    // An empty LOG_LEVEL counts as unset: RUST_LOG still applies.
+    let (recs, _) = run_with(NAME, &[("LOG_LEVEL", ""), ("RUST_LOG", "error")]);
+    assert_eq!(event_set(&recs), set(&["app/error", "other/error"]));
+}
+
+#[test]
+fn log_level_wins_over_a_different_rust_log_and_says_so_once() {
+    const NAME: &str = "log_level_wins_over_a_different_rust_log_and_says_so_once";
+    if common::is_child(NAME) {
+        all_levels!("app");
+        std::thread::spawn(|| logkit::info!(target: "app", "app/info from a thread")).join().expect("thread");
+        all_levels!("app");
+        return;
+    }
+    let (recs, err) = run_with(NAME, &[("LOG_LEVEL", "error"), ("RUST_LOG", "trace")]);
+    assert_eq!(event_set(&recs), set(&["app/error"]));
+    let lines: Vec<&str> = err.lines().filter(|l| !l.trim().is_empty()).collect();
+    assert_eq!(lines.len(), 1, "said once:\n{err}");
+    assert!(lines[0].contains("LOG_LEVEL=\"error\"") && lines[0].contains("RUST_LOG=\"trace\""), "{}", lines[0]);
+    assert!(lines[0].contains("using LOG_LEVEL"), "{}", lines[0]);
+    // Both set to the same directives: nothing to say.
+    let (_, err) = run_with(NAME, &[("LOG_LEVEL", "error"), ("RUST_LOG", "ERROR")]);
+    assert_eq!(err, "");
+}

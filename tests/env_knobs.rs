@@ -187,13 +187,102 @@ fn lazy_start_reports_a_bad_knob_in_one_stderr_line_and_uses_the_default() {
             // The console is off, so that line is all there is.
             assert_eq!(non_empty_lines(&err).len(), 1, "{var}={bad:?}: extra stderr output:\n{err}");
         }
-        // Defaults: dev profile (DEBUG on), everything kept, run.log written.
+        assert!(
+            naming[0].contains("; using the default ") || naming[0].contains("; keeping the valid"),
+            "{}",
+            naming[0]
+        );
+        // Defaults: dev profile (DEBUG on), everything kept, run.log written; a
+        // LOG_LEVEL with a valid part keeps it (here `info`: DEBUG off).
+        let kept_info = *bad == "info,hyper=loud";
         let recs = common::read_jsonl(&dir.path().join("run.log"));
         let ev = events(&recs);
-        assert_eq!(ev.len(), 22, "{var}={bad:?}: {ev:?}");
-        assert_eq!((ev[0].as_str(), ev[21].as_str()), ("first", "last"), "{var}={bad:?}");
+        assert_eq!(ev.len(), if kept_info { 21 } else { 22 }, "{var}={bad:?}: {ev:?}");
+        assert_eq!(ev[0] == "first", !kept_info, "{var}={bad:?}: {ev:?}");
+        assert_eq!(ev.last().map(String::as_str), Some("last"), "{var}={bad:?}");
         assert_eq!(ev.iter().filter(|e| *e == "info").count(), 20, "{var}={bad:?}");
     }
+}
+
+#[test]
+fn lazy_start_keeps_the_valid_directives_of_a_partly_bad_log_level() {
+    const NAME: &str = "lazy_start_keeps_the_valid_directives_of_a_partly_bad_log_level";
+    if common::is_child(NAME) {
+        logkit::debug!("debug, off at info");
+        logkit::info!("info, kept");
+        logkit::debug!(target: "spam::db", "spam debug, off at info");
+        return;
+    }
+    let dir = common::tempdir();
+    let out = common::run(child_with(NAME, dir.path(), &[("LOG_LEVEL", "info,spam::db=loud")]));
+    common::assert_success(&out);
+    let recs = common::read_jsonl(&dir.path().join("run.log"));
+    assert_eq!(events(&recs), ["info, kept"], "the valid `info` must stay, not the dev default debug");
+    let err = stderr_of(&out);
+    let lines = non_empty_lines(&err);
+    assert_eq!(lines.len(), 1, "{err}");
+    assert!(lines[0].contains("`spam::db=loud`"), "the bad directive is named: {}", lines[0]);
+    assert!(lines[0].ends_with("; keeping the valid directives: info"), "the level used is named: {}", lines[0]);
+}
+
+#[test]
+fn init_reports_every_bad_knob_at_once() {
+    const NAME: &str = "init_reports_every_bad_knob_at_once";
+    if common::is_child(NAME) {
+        let e = logkit::init().expect_err("three bad knobs");
+        let all: Vec<&str> = std::iter::once(e.var()).chain(e.others().iter().map(|o| o.var())).collect();
+        assert_eq!(all, ["LOG_PROFILE", "LOG_SAMPLE", "LOG_BUFFER"], "{e}");
+        let shown = e.to_string();
+        assert_eq!(shown.lines().count(), 3, "one line per bad knob:\n{shown}");
+        for (line, value) in shown.lines().zip(["staging", "lots", "0"]) {
+            assert!(line.starts_with("logkit: invalid ") && line.contains(value), "{line}");
+        }
+        return;
+    }
+    let dir = common::tempdir();
+    let env = [("LOG_SAMPLE", "lots"), ("LOG_BUFFER", "0"), ("LOG_PROFILE", "staging")];
+    let out = common::run(child_with(NAME, dir.path(), &env));
+    common::assert_success(&out);
+}
+
+#[test]
+fn lazy_start_reports_each_of_several_bad_knobs_on_its_own_line() {
+    const NAME: &str = "lazy_start_reports_each_of_several_bad_knobs_on_its_own_line";
+    if common::is_child(NAME) {
+        logkit::info!("logged with the defaults");
+        return;
+    }
+    let dir = common::tempdir();
+    let env = [("LOG_SAMPLE", "lots"), ("LOG_FSYNC", "sometimes"), ("LOG_OVERFLOW", "discard")];
+    let out = common::run(child_with(NAME, dir.path(), &env));
+    common::assert_success(&out);
+    let err = stderr_of(&out);
+    let lines = non_empty_lines(&err);
+    assert_eq!(lines.len(), 3, "{err}");
+    for (var, default) in [("LOG_SAMPLE", "1"), ("LOG_FSYNC", "1000"), ("LOG_OVERFLOW", "block")] {
+        let line = lines.iter().find(|l| l.contains(var)).unwrap_or_else(|| panic!("no line names {var}:\n{err}"));
+        assert!(line.ends_with(&format!("; using the default {default}")), "{line}");
+    }
+    assert_eq!(events(&common::read_jsonl(&dir.path().join("run.log"))), ["logged with the defaults"]);
+}
+
+/// A `main` (here a test: the same `Termination`) returning `Result<(), ConfigError>`
+/// prints `Error: ` and the error's Debug, which reads like its Display.
+#[test]
+fn main_returning_a_config_error_prints_the_message_not_a_struct() -> Result<(), logkit::ConfigError> {
+    const NAME: &str = "main_returning_a_config_error_prints_the_message_not_a_struct";
+    if common::is_child(NAME) {
+        let _guard = logkit::init()?;
+        return Ok(());
+    }
+    let dir = common::tempdir();
+    let out = common::run(child_with(NAME, dir.path(), &[("LOG_SAMPLE", "lots")]));
+    assert!(!out.status.success(), "init should have failed");
+    let err = stderr_of(&out);
+    let want = "Error: logkit: invalid LOG_SAMPLE=\"lots\": expected a number from 0 to 1\n";
+    assert!(err.contains(want), "want {want:?} in:\n{err}");
+    assert!(!err.contains("ConfigError {") && !err.contains("kind:"), "{err}");
+    Ok(())
 }
 
 #[test]
@@ -312,8 +401,12 @@ fn unopenable_log_file_is_an_io_error_from_init_and_console_only_when_lazy() {
         common::assert_success(&out);
         if mode == "lazy" {
             let err = stderr_of(&out);
-            let naming = non_empty_lines(&err).into_iter().filter(|l| l.contains("LOG_FILE")).count();
-            assert_eq!(naming, 1, "want one line naming LOG_FILE:\n{err}");
+            let naming: Vec<&str> = non_empty_lines(&err).into_iter().filter(|l| l.contains("LOG_FILE")).collect();
+            assert_eq!(naming.len(), 1, "want one line naming LOG_FILE:\n{err}");
+            // The I/O cause is on that line once, then what logkit does instead.
+            let cause = std::fs::File::create(dir.path().join("run.log")).expect_err("a directory").to_string();
+            assert_eq!(naming[0].matches(cause.as_str()).count(), 1, "{cause:?} once in: {}", naming[0]);
+            assert!(naming[0].ends_with("; logging to the console only"), "{}", naming[0]);
             assert_eq!(err.matches("os error").count(), 1, "the I/O reason, once:\n{err}");
             assert!(err.contains("console only"), "the record should still reach the console:\n{err}");
         }
@@ -533,6 +626,21 @@ fn builder_init_rejects_a_bad_level_and_leaves_logkit_startable() {
     let out = common::run(common::child(NAME, dir.path()));
     common::assert_success(&out);
     assert_eq!(events(&common::read_jsonl(&dir.path().join("run.log"))), ["after the failure"]);
+}
+
+#[test]
+fn a_bad_level_set_in_code_is_reported_as_code_not_as_log_level() {
+    const NAME: &str = "a_bad_level_set_in_code_is_reported_as_code_not_as_log_level";
+    if common::is_child(NAME) {
+        let e = logkit::Config::from_env().expect("LOG_LEVEL=info is valid").level("loud").init().expect_err("loud");
+        assert_eq!((e.var(), e.value(), e.is_from_code()), ("Config::level", "loud", true), "{e}");
+        let shown = e.to_string();
+        assert!(shown.contains("in code") && !shown.contains("LOG_LEVEL"), "{shown}");
+        return;
+    }
+    let dir = common::tempdir();
+    let out = common::run(child_with(NAME, dir.path(), &[("LOG_LEVEL", "info")]));
+    common::assert_success(&out);
 }
 
 #[test]

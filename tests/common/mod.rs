@@ -15,10 +15,12 @@ pub fn is_child(name: &str) -> bool {
     std::env::var(CHILD_VAR).as_deref() == Ok(name)
 }
 
-/// Every `LOG_*` knob, removed from a child's environment before a test sets its own.
+/// Every knob logkit reads (`RUST_LOG` too), removed from a child's environment before a
+/// test sets its own.
 pub const KNOBS: &[&str] = &[
     "LOG_PROFILE",
     "LOG_LEVEL",
+    "RUST_LOG",
     "LOG_SAMPLE",
     "LOG_FILE",
     "LOG_ROTATE_MB",
