@@ -100,7 +100,8 @@ fn log_records_follow_the_directives_for_their_target() {
         "dep::verbose::y/debug",
         "dep::verbose::y/info",
         "dep::verbose::y/warn",
-        "depx/info",
+        // A directive is a string prefix (as in env_logger and EnvFilter): `dep`
+        // covers `depx` too.
         "depx/warn",
         "other/info",
         "other/warn",
