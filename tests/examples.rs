@@ -107,3 +107,21 @@ fn multi_process_children_continue_the_parents_trace() {
     }
     assert_eq!(common::events(&recs, "child working").len(), 3);
 }
+
+#[test]
+fn cli_runs_its_default_command_in_one_trace_with_a_failed_shard() {
+    let (stdout, recs) = run_example("cli");
+    assert!(stdout.contains("1 shard(s) failed"), "{stdout}");
+    let reindex = common::end_of(&recs, "cli::reindex");
+    assert_eq!(reindex["status"], "success");
+    let shards: Vec<&J> = common::ends(&recs).into_iter().filter(|r| r["span"] == "cli::rebuild").collect();
+    assert_eq!(shards.len(), 4, "{recs:#?}");
+    for s in &shards {
+        assert_eq!(s["trace_id"], reindex["trace_id"], "{s}");
+        assert_eq!(s["parent_span_id"], reindex["span_id"], "{s}");
+    }
+    let failed: Vec<&&J> = shards.iter().filter(|s| s["status"] == "error").collect();
+    assert_eq!(failed.len(), 1);
+    assert_eq!(failed[0]["shard"], 3);
+    assert!(failed[0]["exc_info"].to_string().contains("segment file truncated"), "{}", failed[0]);
+}
