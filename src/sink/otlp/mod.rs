@@ -23,7 +23,7 @@ mod pb;
 
 use std::time::Duration;
 
-use crate::config::ConfigError;
+use crate::config::{ConfigError, Origin};
 
 /// The default per-request timeout (`OTEL_EXPORTER_OTLP_TIMEOUT`).
 pub(crate) const DEFAULT_TIMEOUT: Duration = Duration::from_secs(10);
@@ -63,18 +63,18 @@ pub(crate) fn check_protocol(p: &str) -> Result<(), &'static str> {
 
 /// `key=value,...` with percent-decoded values (the W3C baggage format the
 /// OpenTelemetry specification uses for headers and resource attributes).
-fn parse_pairs(var_name: &str, v: &str) -> Result<Vec<(String, String)>, ConfigError> {
+fn parse_pairs(var_name: &'static str, v: &str) -> Result<Vec<(String, String)>, ConfigError> {
     let mut out = Vec::new();
     for item in v.split(',').map(str::trim).filter(|s| !s.is_empty()) {
         let Some((k, val)) = item.split_once('=') else {
-            return Err(ConfigError::invalid(var_name, v, &format!("`{item}` is not key=value")));
+            return Err(ConfigError::invalid(Origin::Env(var_name), v, &format!("`{item}` is not key=value")));
         };
         let k = k.trim();
         if k.is_empty() {
-            return Err(ConfigError::invalid(var_name, v, &format!("`{item}` has an empty key")));
+            return Err(ConfigError::invalid(Origin::Env(var_name), v, &format!("`{item}` has an empty key")));
         }
         let val = percent_decode(val.trim())
-            .ok_or_else(|| ConfigError::invalid(var_name, v, &format!("`{item}` has a bad %-escape")))?;
+            .ok_or_else(|| ConfigError::invalid(Origin::Env(var_name), v, &format!("`{item}` has a bad %-escape")))?;
         out.push((k.to_owned(), val));
     }
     Ok(out)
@@ -107,12 +107,12 @@ impl OtlpConfig {
             (None, Some(e)) => ("OTEL_EXPORTER_OTLP_ENDPOINT", e.trim().to_owned()),
             (None, None) => return Ok(None),
         };
-        check_url(&base).map_err(|r| ConfigError::invalid(base_var, &base, r))?;
-        let signal = |name: &str, path: &str| -> Result<String, ConfigError> {
+        check_url(&base).map_err(|r| ConfigError::invalid(Origin::Env(base_var), &base, r))?;
+        let signal = |name: &'static str, path: &str| -> Result<String, ConfigError> {
             match var(name) {
-                Some(u) => {
-                    check_url(u.trim()).map(|()| u.trim().to_owned()).map_err(|r| ConfigError::invalid(name, &u, r))
-                }
+                Some(u) => check_url(u.trim())
+                    .map(|()| u.trim().to_owned())
+                    .map_err(|r| ConfigError::invalid(Origin::Env(name), &u, r)),
                 None => Ok(format!("{}{path}", base.trim_end_matches('/'))),
             }
         };
@@ -120,7 +120,7 @@ impl OtlpConfig {
         let traces_url = signal("OTEL_EXPORTER_OTLP_TRACES_ENDPOINT", "/v1/traces")?;
         for name in ["LOG_OTLP_PROTOCOL", "OTEL_EXPORTER_OTLP_PROTOCOL"] {
             if let Some(p) = var(name) {
-                check_protocol(&p).map_err(|r| ConfigError::invalid(name, &p, r))?;
+                check_protocol(&p).map_err(|r| ConfigError::invalid(Origin::Env(name), &p, r))?;
                 break;
             }
         }
@@ -133,7 +133,7 @@ impl OtlpConfig {
                 Ok(ms) if ms > 0 => Duration::from_millis(ms),
                 _ => {
                     return Err(ConfigError::invalid(
-                        "OTEL_EXPORTER_OTLP_TIMEOUT",
+                        Origin::Env("OTEL_EXPORTER_OTLP_TIMEOUT"),
                         &t,
                         "expected a positive number of milliseconds",
                     ))
