@@ -328,10 +328,12 @@ impl Tree {
             }
             let start = s.start.unwrap_or(lo);
             let dur = (s.dur_ms.unwrap_or((hi - start) as f64 / 1000.0) * 1000.0).max(0.0);
-            let from = (((start - lo) as f64 / total) * bar_w as f64).floor() as usize;
-            let len = ((dur / total) * bar_w as f64).round().max(1.0) as usize;
-            let from = from.min(bar_w - 1);
-            let len = len.min(bar_w - from);
+            // A bar covers every column its interval touches (start rounded down, end up),
+            // so a child's bar always lies inside its parent's.
+            let col = |t: f64| (t / total) * bar_w as f64;
+            let from = (col((start - lo) as f64).floor() as usize).min(bar_w - 1);
+            let to = (col((start - lo) as f64 + dur).ceil() as usize).clamp(from + 1, bar_w);
+            let len = to - from;
             let failed = s.status.as_deref() == Some("error");
             let fill = if failed { "x" } else { "=" }.repeat(len);
             let mut bar = " ".repeat(from);
