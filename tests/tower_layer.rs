@@ -112,8 +112,12 @@ async fn get_with(addr: SocketAddr, path: &str, headers: &[(&str, &str)]) -> Rep
     }
 }
 
+/// The requests' `END` records in the order they were written (by timestamp: records of
+/// different worker threads may reach the file in either order within a batch).
 fn request_ends(recs: &[J]) -> Vec<&J> {
-    recs.iter().filter(|r| r["event"] == "END" && r["span"] == "http.request").collect()
+    let mut ends: Vec<&J> = recs.iter().filter(|r| r["event"] == "END" && r["span"] == "http.request").collect();
+    ends.sort_by(|a, b| a["timestamp"].as_str().cmp(&b["timestamp"].as_str()));
+    ends
 }
 
 fn run_child(name: &str) {
