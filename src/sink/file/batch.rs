@@ -26,7 +26,6 @@ impl FileSink {
     /// lines), rotating where needed. On failure returns how many bytes of `data` are in
     /// a file, and the error.
     pub(super) fn emit(&mut self, data: &[u8], now: Instant) -> Result<(), (usize, io::Error)> {
-        self.end_torn_line().map_err(|e| (0, e))?;
         let mut done = 0;
         while done < data.len() {
             let rest = &data[done..];

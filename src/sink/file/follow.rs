@@ -96,20 +96,6 @@ impl FileSink {
         }
     }
 
-    /// If the open file ended inside a line when it was opened (see [`Open::torn`]),
-    /// writes the `\n` that ends it, once, before anything else goes in.
-    #[inline]
-    pub(super) fn end_torn_line(&mut self) -> io::Result<()> {
-        if !self.out.as_ref().is_some_and(|o| o.torn) {
-            return Ok(());
-        }
-        self.put(b"\n").map_err(|(_, e)| e)?;
-        if let Some(o) = &mut self.out {
-            o.torn = false;
-        }
-        Ok(())
-    }
-
     /// Opens `path` afresh (recreating directories), after syncing the old file if dirty.
     /// If the old file was deleted, what was written to it since the path was last seen
     /// naming it goes first into the new one.
@@ -146,7 +132,6 @@ impl FileSink {
     /// that failed there) is not copied: its rest is already gone with that file.
     #[cold]
     pub(super) fn carry_over(&mut self, old: &File, from: u64) -> io::Result<()> {
-        self.end_torn_line()?;
         let end = old.metadata()?.len();
         let mut at = from;
         let mut chunk = Vec::new();
@@ -222,15 +207,7 @@ pub(super) fn open_path(cfg: &FileConfig) -> io::Result<(Open, u64)> {
         r => (r?, true),
     };
     let md = file.metadata()?;
-    let torn = readable && ends_inside_a_line(&file, md.size());
-    Ok((Open { file, dev: md.dev(), ino: md.ino(), readable, torn }, md.size()))
-}
-
-/// Whether the `size` bytes of `file` end with something other than `\n` (a read error
-/// counts as no).
-fn ends_inside_a_line(file: &File, size: u64) -> bool {
-    let mut last = [b'\n'];
-    size > 0 && file.read_at(&mut last, size - 1).is_ok_and(|n| n == 1) && last[0] != b'\n'
+    Ok((Open { file, dev: md.dev(), ino: md.ino(), readable }, md.size()))
 }
 
 fn open_with(cfg: &FileConfig, read: bool) -> io::Result<File> {

@@ -66,10 +66,6 @@ pub(super) struct Open {
     ino: u64,
     /// Opened for reading too (see [`FileSink::carry_over`]).
     readable: bool,
-    /// The file ended inside a line when it was opened (a write torn by a full disk or a
-    /// power cut in an earlier run): a `\n` goes out before the first record, so that
-    /// fragment stays a line of its own (see [`FileSink::end_torn_line`]).
-    torn: bool,
 }
 
 impl Open {

@@ -709,23 +709,3 @@ fn file_size_limit_holds_and_resumes() {
     wait_child(spawn_child("child_file_size_limit", &path, ""));
     assert_eq!(fs::read_to_string(&path).unwrap().lines().count(), 50);
 }
-
-#[test]
-fn a_file_found_ending_inside_a_line_at_a_reopen_gets_a_newline_before_the_next_line() {
-    let (_dir, path, mut s) = fresh_sink();
-    let (b, n) = batch(0..3);
-    s.write(&b, n);
-    // The file is replaced by one an earlier writer tore (a full disk, a power cut).
-    fs::remove_file(&path).unwrap();
-    fs::write(&path, "{\"n\":99,\"pa").unwrap();
-    make_due(&mut s);
-    let (b, n) = batch(3..5);
-    s.write(&b, n);
-    s.sync().unwrap();
-    let text = fs::read_to_string(&path).unwrap();
-    let (fragment, rest) = text.split_once('\n').unwrap();
-    assert_eq!(fragment, "{\"n\":99,\"pa", "the fragment stays a line of its own");
-    // The lines written to the deleted file before the check come first, then the batch.
-    let ns: Vec<u64> = rest.lines().map(parse).collect();
-    assert_eq!(ns, [0, 1, 2, 3, 4]);
-}
