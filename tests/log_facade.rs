@@ -4,23 +4,6 @@ mod common;
 
 use serde_json::Value as J;
 
-/// Runs `name` as a child with `env` and returns its run.log records.
-fn records_of(name: &str, env: &[(&str, &str)]) -> Vec<J> {
-    let dir = common::tempdir();
-    let mut c = common::child(name, dir.path());
-    for (k, v) in env {
-        c.env(k, v);
-    }
-    let out = common::run(c);
-    common::assert_success(&out);
-    let path = dir.path().join("run.log");
-    if path.exists() {
-        common::read_jsonl(&path)
-    } else {
-        Vec::new()
-    }
-}
-
 fn events(recs: &[J]) -> Vec<&str> {
     recs.iter().map(|r| r["event"].as_str().expect("event")).collect()
 }
@@ -32,7 +15,7 @@ fn smoke() {
         log::info!(target: "dep::x", "from log {}", 1);
         return;
     }
-    let recs = records_of("smoke", &[]);
+    let recs = common::records_of("smoke", &[]);
     assert_eq!(recs.len(), 1, "{recs:?}");
     assert_eq!(recs[0]["event"], "from log 1");
     assert_eq!(recs[0]["target"], "dep::x");
@@ -51,7 +34,7 @@ fn log_levels_map_to_record_levels() {
         log::trace!(target: "dep", "t");
         return;
     }
-    let recs = records_of(NAME, &[("LOG_LEVEL", "trace")]);
+    let recs = common::records_of(NAME, &[("LOG_LEVEL", "trace")]);
     let got: Vec<(&str, &str)> =
         recs.iter().map(|r| (r["event"].as_str().expect("event"), r["level"].as_str().expect("level"))).collect();
     assert_eq!(got, [("e", "error"), ("w", "warning"), ("i", "info"), ("d", "debug"), ("t", "trace")]);
@@ -68,7 +51,7 @@ fn log_records_flow_in_after_a_lazy_start_in_order_with_logkit_records() {
         log::warn!(target: "dep::x", "d {}", "formatted");
         return;
     }
-    let recs = records_of(NAME, &[]);
+    let recs = common::records_of(NAME, &[]);
     assert_eq!(events(&recs), ["a", "b", "c", "d formatted"]);
     // Without `target:`, a `log` record's target is its module path.
     assert_eq!(recs[1]["target"], "log_facade");
@@ -88,7 +71,7 @@ fn log_records_follow_the_directives_for_their_target() {
         }
         return;
     }
-    let recs = records_of(NAME, &[("LOG_LEVEL", "info,dep=warn,dep::verbose=trace")]);
+    let recs = common::records_of(NAME, &[("LOG_LEVEL", "info,dep=warn,dep::verbose=trace")]);
     let want = [
         "dep/warn",
         "dep::x/warn",
@@ -129,7 +112,7 @@ fn log_records_follow_set_level_both_ways() {
         log::info!(target: "other", "info for other");
         return;
     }
-    let recs = records_of(NAME, &[("LOG_PROFILE", "prod")]);
+    let recs = common::records_of(NAME, &[("LOG_PROFILE", "prod")]);
     assert_eq!(events(&recs), ["warn at warn", "trace at dep=trace", "info for other"]);
 }
 
@@ -148,7 +131,7 @@ fn log_records_are_sampled_like_logkit_records() {
         }
         return;
     }
-    let recs = records_of(NAME, &[("LOG_SAMPLE", "0")]);
+    let recs = common::records_of(NAME, &[("LOG_SAMPLE", "0")]);
     assert_eq!(recs.len(), 100, "LOG_SAMPLE=0 should keep only WARN and ERROR: {:?}", recs.first());
     assert!(recs.iter().all(|r| r["level"] == "warning" || r["level"] == "error"));
 }
@@ -161,7 +144,7 @@ fn log_messages_are_escaped_into_one_line() {
         log::info!(target: "dep", "line1\nline2 \"quoted\" \u{1b}[31m");
         return;
     }
-    let recs = records_of(NAME, &[]);
+    let recs = common::records_of(NAME, &[]);
     assert_eq!(events(&recs), ["line1\nline2 \"quoted\" \u{1b}[31m"]);
 }
 
@@ -180,7 +163,7 @@ fn log_enabled_answers_per_target() {
         logkit::warn!(answers = ?answers, "answers");
         return;
     }
-    let recs = records_of(NAME, &[("LOG_LEVEL", "info,dep=warn,dep::verbose=trace")]);
+    let recs = common::records_of(NAME, &[("LOG_LEVEL", "info,dep=warn,dep::verbose=trace")]);
     assert_eq!(events(&recs), ["answers"]);
     assert_eq!(recs[0]["answers"], "[false, true, true, true, false]");
 }

@@ -8,23 +8,6 @@ use std::collections::BTreeMap;
 
 use serde_json::Value as J;
 
-/// Runs `name` as a child with `env`; its run.log records (none if it has no file).
-fn records_of(name: &str, env: &[(&str, &str)]) -> Vec<J> {
-    let dir = common::tempdir();
-    let mut c = common::child(name, dir.path());
-    for (k, v) in env {
-        c.env(k, v);
-    }
-    let out = common::run(c);
-    common::assert_success(&out);
-    let path = dir.path().join("run.log");
-    if path.exists() {
-        common::read_jsonl(&path)
-    } else {
-        Vec::new()
-    }
-}
-
 /// The records of each trace, by trace id.
 fn by_trace(recs: &[J]) -> BTreeMap<String, Vec<&J>> {
     let mut m: BTreeMap<String, Vec<&J>> = BTreeMap::new();
@@ -48,7 +31,7 @@ fn smoke() {
         logkit::info!("inside");
         return;
     }
-    let recs = records_of("smoke", &[("LOG_SAMPLE", "1")]);
+    let recs = common::records_of("smoke", &[("LOG_SAMPLE", "1")]);
     assert_eq!(common::events(&recs, "inside").len(), 1);
 }
 
@@ -73,7 +56,7 @@ fn sampling_keeps_or_drops_whole_traces() {
         }
         return;
     }
-    let recs = records_of(NAME, &[("LOG_SAMPLE", "0.3")]);
+    let recs = common::records_of(NAME, &[("LOG_SAMPLE", "0.3")]);
     let traces = by_trace(&recs);
     // 400 traces at 0.3: 120 expected, sigma ~9.2; 5 sigma either side.
     assert!((74..=166).contains(&traces.len()), "kept {} of {JOBS} traces at LOG_SAMPLE=0.3", traces.len());
@@ -107,7 +90,7 @@ fn the_decision_is_the_trace_id_ratio_rule_on_the_low_eight_bytes() {
         [trace_with_low(u64::MAX, 0), trace_with_low(1, (1 << 63) - 2), trace_with_low(7, 0x0123_4567_89ab_cdef)];
     let dropped = [trace_with_low(0, 1 << 63), trace_with_low(2, u64::MAX), trace_with_low(9, 0x8000_0000_0000_0001)];
     let all: Vec<String> = kept.iter().chain(dropped.iter()).cloned().collect();
-    let recs = records_of(NAME, &[("LOG_SAMPLE", "0.5"), ("TRACES", &all.join(","))]);
+    let recs = common::records_of(NAME, &[("LOG_SAMPLE", "0.5"), ("TRACES", &all.join(","))]);
     let traces = by_trace(&recs);
     for t in &kept {
         assert_eq!(traces.get(t).map_or(0, Vec::len), 20, "trace {t} should be kept whole");
@@ -131,8 +114,8 @@ fn a_process_continuing_a_trace_makes_the_same_decision() {
     for i in 0..12u64 {
         let trace = format!("{:016x}{:016x}", i + 1, fastrand_like(i));
         let tp = format!("00-{trace}-00f067aa0ba902b7-01");
-        let a = records_of(NAME, &[("LOG_SAMPLE", "0.5"), ("TRACEPARENT", &tp)]);
-        let b = records_of(NAME, &[("LOG_SAMPLE", "0.5"), ("TRACEPARENT", &tp)]);
+        let a = common::records_of(NAME, &[("LOG_SAMPLE", "0.5"), ("TRACEPARENT", &tp)]);
+        let b = common::records_of(NAME, &[("LOG_SAMPLE", "0.5"), ("TRACEPARENT", &tp)]);
         let (ta, tb) = (by_trace(&a), by_trace(&b));
         assert_eq!(ta.keys().collect::<Vec<_>>(), tb.keys().collect::<Vec<_>>(), "two processes decided differently");
         if let Some(rs) = ta.get(&trace) {
@@ -168,7 +151,7 @@ fn warn_error_and_failed_ends_of_a_dropped_trace_are_kept() {
         failed.fail_with("boom");
         return;
     }
-    let recs = records_of(NAME, &[("LOG_SAMPLE", "0.9")]);
+    let recs = common::records_of(NAME, &[("LOG_SAMPLE", "0.9")]);
     let events: Vec<&str> = recs.iter().filter_map(|r| r["event"].as_str()).collect();
     assert!(events.contains(&"kept warn") && events.contains(&"kept error"), "{events:?}");
     assert!(!events.contains(&"dropped info"), "{events:?}");
@@ -187,7 +170,7 @@ fn records_outside_a_trace_are_sampled_one_by_one() {
         }
         return;
     }
-    let recs = records_of(NAME, &[("LOG_SAMPLE", "0.5")]);
+    let recs = common::records_of(NAME, &[("LOG_SAMPLE", "0.5")]);
     let kept = common::events(&recs, "free").len();
     // Bernoulli(0.5) x 10 000: mean 5 000, sigma 50; 5 sigma either side.
     assert!((4_750..=5_250).contains(&kept), "kept {kept} of 10000 at 0.5");
@@ -204,7 +187,7 @@ fn set_sample_at_run_time_decides_by_trace_too() {
         logkit::info!("high key");
         return;
     }
-    let recs = records_of(NAME, &[]);
+    let recs = common::records_of(NAME, &[]);
     let events: Vec<&str> = recs.iter().filter_map(|r| r["event"].as_str()).collect();
     assert_eq!(events, ["low key"]);
 }
@@ -220,7 +203,7 @@ fn traceparent_carries_the_sampling_decision() {
         logkit::warn!(kept = kept.as_str(), dropped = dropped.as_str(), "tp");
         return;
     }
-    let recs = records_of(NAME, &[("LOG_SAMPLE", "0.5")]);
+    let recs = common::records_of(NAME, &[("LOG_SAMPLE", "0.5")]);
     let tp = common::the(&recs, "tp");
     assert!(tp["kept"].as_str().unwrap().ends_with("-01"), "{tp}");
     assert!(tp["dropped"].as_str().unwrap().ends_with("-00"), "{tp}");

@@ -10,22 +10,6 @@ use std::sync::atomic::{AtomicUsize, Ordering};
 use serde_json::Value as J;
 use tracing_subscriber::layer::SubscriberExt;
 
-fn records_of(name: &str, env: &[(&str, &str)]) -> Vec<J> {
-    let dir = common::tempdir();
-    let mut c = common::child(name, dir.path());
-    for (k, v) in env {
-        c.env(k, v);
-    }
-    let out = common::run(c);
-    common::assert_success(&out);
-    let path = dir.path().join("run.log");
-    if path.exists() {
-        common::read_jsonl(&path)
-    } else {
-        Vec::new()
-    }
-}
-
 fn install() {
     logkit::tracing::init().expect("no other subscriber");
 }
@@ -41,7 +25,7 @@ fn smoke() {
         tracing::info!(order_id = 42, "order filled");
         return;
     }
-    let recs = records_of("smoke", &[]);
+    let recs = common::records_of("smoke", &[]);
     assert_eq!(recs.len(), 1, "{recs:?}");
     assert_eq!(recs[0]["event"], "order filled");
     assert_eq!(recs[0]["order_id"], 42);
@@ -139,7 +123,7 @@ fn tracing_levels_map_to_record_levels() {
         tracing::trace!("t");
         return;
     }
-    let recs = records_of(NAME, &[("LOG_LEVEL", "trace")]);
+    let recs = common::records_of(NAME, &[("LOG_LEVEL", "trace")]);
     let got: Vec<(&str, &str)> =
         recs.iter().map(|r| (r["event"].as_str().unwrap(), r["level"].as_str().unwrap())).collect();
     assert_eq!(got, [("e", "error"), ("w", "warning"), ("i", "info"), ("d", "debug"), ("t", "trace")]);
@@ -165,7 +149,7 @@ fn log_level_directives_decide_tracing_events_and_disabled_ones_evaluate_nothing
         assert_eq!(EVALUATED.load(Ordering::Relaxed), 0, "a disabled event evaluated its fields");
         return;
     }
-    let recs = records_of(NAME, &[("LOG_LEVEL", "info,noisy=warn,app::db=debug")]);
+    let recs = common::records_of(NAME, &[("LOG_LEVEL", "info,noisy=warn,app::db=debug")]);
     assert_eq!(events(&recs), ["noisy warn", "db debug", "app info"]);
 }
 
@@ -182,7 +166,7 @@ fn set_level_at_run_time_refreshes_tracing_call_sites() {
         tracing::debug!("debug after");
         return;
     }
-    let recs = records_of(NAME, &[("LOG_LEVEL", "info")]);
+    let recs = common::records_of(NAME, &[("LOG_LEVEL", "info")]);
     let got: Vec<(&str, i64)> = recs.iter().map(|r| (r["event"].as_str().unwrap(), r["i"].as_i64().unwrap())).collect();
     assert_eq!(got, [("info", 0), ("debug", 1), ("info", 1)]);
 }
@@ -198,7 +182,7 @@ fn log_sample_applies_to_tracing_events_and_keeps_warnings() {
         tracing::warn!("kept");
         return;
     }
-    let recs = records_of(NAME, &[("LOG_SAMPLE", "0")]);
+    let recs = common::records_of(NAME, &[("LOG_SAMPLE", "0")]);
     assert_eq!(events(&recs), ["kept"]);
 }
 
@@ -220,7 +204,7 @@ fn spans_become_logkit_spans_with_ids_bound_fields_and_end() {
         }
         return;
     }
-    let recs = records_of(NAME, &[]);
+    let recs = common::records_of(NAME, &[]);
     let in_outer = common::the(&recs, "in outer");
     let in_inner = common::the(&recs, "in inner");
     let via_logkit = common::the(&recs, "logkit in inner");
@@ -269,7 +253,7 @@ fn an_explicit_parent_gives_parent_span_id() {
         drop(parent);
         return;
     }
-    let recs = records_of(NAME, &[]);
+    let recs = common::records_of(NAME, &[]);
     let parent = common::end_of(&recs, "parent");
     let child = common::end_of(&recs, "child");
     let ev = common::the(&recs, "in child");
@@ -290,7 +274,7 @@ fn a_root_span_joins_the_logkit_context_and_one_outside_starts_a_trace() {
         tracing::info_span!("db.query").in_scope(|| tracing::info!(joined = %trace, "in context"));
         return;
     }
-    let recs = records_of(NAME, &[]);
+    let recs = common::records_of(NAME, &[]);
     let lonely = common::the(&recs, "no context");
     let joined = common::the(&recs, "in context");
     let handle = common::end_of(&recs, "handle");
@@ -344,7 +328,7 @@ fn instrument_spans_and_instrument_err_failures() {
         let _ = query(true);
         return;
     }
-    let recs = records_of(NAME, &[]);
+    let recs = common::records_of(NAME, &[]);
     let place = common::end_of(&recs, "place");
     assert_eq!(place["status"], "success");
     let placing = common::the(&recs, "placing");
@@ -375,7 +359,7 @@ fn a_span_closed_by_a_panic_ends_with_error() {
         assert!(r.is_err());
         return;
     }
-    let recs = records_of(NAME, &[]);
+    let recs = common::records_of(NAME, &[]);
     let end = common::end_of(&recs, "doomed");
     assert_eq!(end["status"], "error");
     assert_eq!(end["exc_info"]["type"], "panic");
@@ -393,7 +377,7 @@ fn fields_recorded_on_a_span_go_into_its_end() {
         drop(s);
         return;
     }
-    let recs = records_of(NAME, &[]);
+    let recs = common::records_of(NAME, &[]);
     let end = common::end_of(&recs, "http");
     assert_eq!(end["status"], "success");
     assert_eq!(end["field.status"], 503);
@@ -425,7 +409,7 @@ fn an_instrumented_future_keeps_its_span_across_worker_threads() {
         });
         return;
     }
-    let recs = records_of(NAME, &[]);
+    let recs = common::records_of(NAME, &[]);
     let steps = common::events(&recs, "step");
     assert_eq!(steps.len(), 24);
     let ends = common::ends(&recs);
@@ -453,7 +437,7 @@ fn a_per_layer_filter_and_an_env_filter_still_narrow_the_layer() {
         tracing::error!(target: "quiet", "error kept");
         return;
     }
-    let recs = records_of(NAME, &[]);
+    let recs = common::records_of(NAME, &[]);
     assert_eq!(events(&recs), ["warn kept", "error kept"]);
 }
 
@@ -466,7 +450,7 @@ fn init_reports_an_already_set_subscriber() {
         assert!(err.to_string().contains("already set"), "{err}");
         return;
     }
-    let _ = records_of(NAME, &[]);
+    let _ = common::records_of(NAME, &[]);
 }
 
 #[test]
@@ -482,7 +466,7 @@ fn tracing_and_logkit_records_share_one_context() {
         tracing::info!(n = 4, trace = %trace, "tracing in span");
         return;
     }
-    let recs = records_of(NAME, &[]);
+    let recs = common::records_of(NAME, &[]);
     let got: Vec<&J> = recs.iter().filter(|r| r["n"].is_i64()).collect();
     let order: Vec<i64> = got.iter().map(|r| r["n"].as_i64().unwrap()).collect();
     assert_eq!(order, [1, 2, 3, 4]);
@@ -509,7 +493,7 @@ fn log_level_directives_decide_tracing_spans() {
         tracing::info!("inside the quiet span");
         return;
     }
-    let recs = records_of(NAME, &[("LOG_LEVEL", "info")]);
+    let recs = common::records_of(NAME, &[("LOG_LEVEL", "info")]);
     let outer = common::end_of(&recs, "outer");
     assert!(common::ends(&recs).iter().all(|e| e["span"] != "quiet"), "{recs:?}");
     let ev = common::the(&recs, "inside the quiet span");
@@ -525,13 +509,13 @@ fn a_tracing_span_logs_start_like_a_logkit_span() {
         tracing::info_span!("job", id = 4).in_scope(|| tracing::info!("working"));
         return;
     }
-    let recs = records_of(NAME, &[]);
+    let recs = common::records_of(NAME, &[]);
     let start = common::the(&recs, "START");
     let end = common::end_of(&recs, "job");
     assert_eq!(start["span"], "job");
     assert_eq!(start["span_id"], end["span_id"]);
     assert_eq!(start["id"], 4);
-    assert!(records_of(NAME, &[("LOG_SPAN_START", "0")]).iter().all(|r| r["event"] != "START"));
+    assert!(common::records_of(NAME, &[("LOG_SPAN_START", "0")]).iter().all(|r| r["event"] != "START"));
 }
 
 #[test]
@@ -544,7 +528,7 @@ fn an_event_without_a_message_keeps_its_fields_and_context() {
         logkit::info!(only = 2);
         return;
     }
-    let recs = records_of(NAME, &[]);
+    let recs = common::records_of(NAME, &[]);
     assert_eq!(recs.len(), 2, "{recs:?}");
     let (t, l) = (&recs[0], &recs[1]);
     assert_eq!((t["only"].as_i64(), t["also"].as_str(), t["user"].as_str()), (Some(1), Some("x"), Some("u3")));
