@@ -21,6 +21,9 @@ size=$(stat -c %s "$log")
 cat "$log" > /dev/null # warm the page cache
 logkit=target/release/logkit
 
+echo "machine: $(nproc) cores, $(grep -m1 'model name' /proc/cpuinfo | cut -d: -f2 | xargs)"
+echo "rustc: $(rustc --version); commit: $(git rev-parse --short HEAD)"
+
 # lnav reads the format from its home; keep it out of the user's.
 export HOME="$dir/home"
 mkdir -p "$HOME"
@@ -36,8 +39,6 @@ tasks=(
     "stats lnav|lnav -n -c ';SELECT count(*) FROM logkit GROUP BY log_level' $log | tail -n +2 | awk '{s+=\$1} END {print s}'"
 )
 
-echo "machine: $(nproc) cores, $(grep -m1 'model name' /proc/cpuinfo | cut -d: -f2 | xargs)"
-echo "rustc: $(rustc --version); commit: $(git rev-parse --short HEAD)"
 echo "log: $log, $size bytes, $(wc -l < "$log") lines"
 for task in "${tasks[@]}"; do
     name=${task%%|*}
