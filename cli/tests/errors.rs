@@ -85,7 +85,19 @@ fn errors_lists_failed_spans_and_error_records_in_time_order_with_chains_and_tra
 4 errors
 "
     );
-    assert_eq!(norm, want, "{out}");
+    assert_eq!(without_crate_paths(&norm), without_crate_paths(&want), "{out}");
+}
+
+/// A backtrace frame's name with or without its crate path (`errors::scenario` or
+/// `scenario`): which one the symbolizer finds depends on how much debug info the
+/// test binary has (full, or line tables only), not on the reader.
+fn without_crate_paths(text: &str) -> String {
+    text.lines()
+        .map(|line| match line.strip_prefix("    errors::") {
+            Some(rest) if line.contains(" at <cli>/") => format!("    {rest}\n"),
+            _ => format!("{line}\n"),
+        })
+        .collect()
 }
 
 #[test]
