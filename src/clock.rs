@@ -143,6 +143,20 @@ impl Calibration {
         self.last_refresh = Instant::now();
     }
 
+    /// The calibration as a JSON object, for the `logkit.start` record: the clock
+    /// (`"tsc"` or `"monotonic"`), its rate, and the newest (raw, Unix ns) pair, so a
+    /// reader can map a raw reading (or judge a timestamp) as the writer does.
+    pub(crate) fn describe(&self) -> String {
+        let source = if TSC.load(Ordering::Relaxed) { "tsc" } else { "monotonic" };
+        let mut rate = ryu::Buffer::new();
+        format!(
+            "{{\"source\":\"{source}\",\"ns_per_tick\":{},\"raw\":{},\"unix_ns\":{}}}",
+            rate.format_finite(if self.ns_per_tick.is_finite() { self.ns_per_tick } else { 1.0 }),
+            self.last.raw,
+            self.last.unix_ns
+        )
+    }
+
     /// Unix nanoseconds of a raw reading.
     #[inline]
     pub(crate) fn unix_ns(&self, raw: u64) -> u64 {

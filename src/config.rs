@@ -153,6 +153,9 @@ pub struct Config {
     pub(crate) span_start: bool,
     /// `LOG_OTLP`: the collector's base URL (used with the feature `otlp`).
     pub(crate) otlp: Option<String>,
+    /// Where each setting that is not its default came from (a knob's name, then the
+    /// variable or the builder method), for the `logkit.start` record.
+    pub(crate) sources: Vec<(&'static str, Origin)>,
 }
 
 /// Where a setting's value came from, so that an error names the right place.
@@ -200,6 +203,7 @@ impl Default for Config {
             file_mode: DEFAULT_FILE_MODE,
             span_start: true,
             otlp: None,
+            sources: Vec::new(),
         }
     }
 }
@@ -421,6 +425,8 @@ fn default_shown(name: &str) -> &'static str {
 struct Vars<'a> {
     lookup: Lookup<'a>,
     problems: Vec<ConfigError>,
+    /// The knobs read with a good value.
+    used: Vec<&'static str>,
 }
 
 impl Vars<'_> {
@@ -439,7 +445,10 @@ impl Vars<'_> {
     fn knob<T>(&mut self, name: &'static str, parse: impl Fn(&str) -> Result<T, &'static str>) -> Option<T> {
         let v = self.text(name)?;
         match parse(&v) {
-            Ok(t) => Some(t),
+            Ok(t) => {
+                self.used.push(name);
+                Some(t)
+            }
             Err(reason) => {
                 let e = ConfigError::invalid(Origin::Env(name), &v, reason)
                     .falling_back(format!("using the default {}", default_shown(name)));
@@ -602,7 +611,7 @@ impl Config {
     /// bad the result holds its default (or, for level directives, the valid ones), so
     /// it is what a lenient start runs with.
     pub(crate) fn from_vars(vars: Lookup<'_>) -> (Config, Vec<ConfigError>) {
-        let mut v = Vars { lookup: vars, problems: Vec::new() };
+        let mut v = Vars { lookup: vars, problems: Vec::new(), used: Vec::new() };
         let mut c = Config::default();
         if let Some(p) = v.knob("LOG_PROFILE", parse_profile) {
             c.profile = p;
@@ -617,12 +626,16 @@ impl Config {
             Some(f) => c.file = Some(PathBuf::from(f)),
             None => {}
         }
+        if (v.lookup)("LOG_FILE").is_some() {
+            v.used.push("LOG_FILE");
+        }
         if let Some(r) = v.knob("LOG_ROTATE_MB", parse_rotate) {
             c.rotate_bytes = r;
         }
         // LOG_REDACT: set-but-empty masks nothing.
         if let Some(r) = (v.lookup)("LOG_REDACT") {
             c.redact = parse_redact(&r.to_string_lossy());
+            v.used.push("LOG_REDACT");
         }
         if let Some(b) = v.knob("LOG_BUFFER", parse_buffer) {
             c.buffer = b;
@@ -640,9 +653,13 @@ impl Config {
             c.file_mode = m;
         }
         c.otlp = v.text("LOG_OTLP");
+        if c.otlp.is_some() {
+            v.used.push("LOG_OTLP");
+        }
         if let Some(on) = v.knob("LOG_SPAN_START", parse_switch) {
             c.span_start = on;
         }
+        c.sources = v.used.iter().map(|&n| (n, Origin::Env(n))).collect();
         (c, v.problems)
     }
 
@@ -697,6 +714,100 @@ impl Config {
         out
     }
 
+    /// Records that the setting `knob` was given in code by `method`.
+    fn set_by(mut self, knob: &'static str, method: &'static str) -> Config {
+        self.sources.retain(|(k, _)| *k != knob);
+        self.sources.push((knob, Origin::Code(method)));
+        self
+    }
+
+    /// Where the setting `knob` came from: `None` = its default.
+    fn source(&self, knob: &str) -> Option<Origin> {
+        if knob == "LOG_LEVEL" {
+            return self.level.as_ref().map(|l| l.origin);
+        }
+        self.sources.iter().rev().find(|(k, _)| *k == knob).map(|(_, o)| *o)
+    }
+
+    /// The effective configuration as a JSON object, for the `logkit.start` record:
+    /// each knob's value as it is used (after defaults and fallbacks) and where it
+    /// came from: `{"LOG_SAMPLE":{"value":1,"from":"default"},
+    /// "LOG_LEVEL":{"value":"info","from":"env","var":"RUST_LOG"},
+    /// "LOG_FILE":{"value":"app.log","from":"code","set_by":"Config::file"},...}`.
+    pub(crate) fn effective_json(&self) -> String {
+        use crate::render::json::write_str;
+        let mut out = Vec::with_capacity(1024);
+        out.push(b'{');
+        let mut entry = |knob: &str, value: &dyn Fn(&mut Vec<u8>)| {
+            if out.len() > 1 {
+                out.push(b',');
+            }
+            write_str(&mut out, knob);
+            out.extend_from_slice(b":{\"value\":");
+            value(&mut out);
+            match self.source(knob) {
+                None => out.extend_from_slice(b",\"from\":\"default\""),
+                Some(Origin::Env(var)) => {
+                    out.extend_from_slice(b",\"from\":\"env\"");
+                    if var != knob {
+                        out.extend_from_slice(b",\"var\":");
+                        write_str(&mut out, var);
+                    }
+                }
+                Some(Origin::Code(method)) => {
+                    out.extend_from_slice(b",\"from\":\"code\",\"set_by\":");
+                    write_str(&mut out, method);
+                }
+            }
+            out.push(b'}');
+        };
+        let text = |t: String| move |o: &mut Vec<u8>| write_str(o, &t);
+        let num = |n: String| move |o: &mut Vec<u8>| o.extend_from_slice(n.as_bytes());
+        entry("LOG_PROFILE", &text(self.profile_name().to_owned()));
+        let level = match self.directives() {
+            Ok(d) => d.to_string(),
+            Err(_) => self.level.as_ref().map(|l| l.text.clone()).unwrap_or_default(),
+        };
+        entry("LOG_LEVEL", &text(level));
+        entry("LOG_SAMPLE", &num(format!("{}", self.sample)));
+        match &self.file {
+            Some(p) => entry("LOG_FILE", &text(p.to_string_lossy().into_owned())),
+            None => entry("LOG_FILE", &num("null".to_owned())),
+        }
+        entry("LOG_ROTATE_MB", &num(format!("{}", self.rotate_bytes as f64 / (1024.0 * 1024.0))));
+        entry("backups", &num(self.backups.to_string()));
+        entry("LOG_REDACT", &text(self.redact.join(",")));
+        entry("LOG_BUFFER", &num(self.buffer.to_string()));
+        entry("LOG_OVERFLOW", &text(if self.overflow == Overflow::Block { "block" } else { "drop" }.to_owned()));
+        entry(
+            "LOG_FSYNC",
+            &text(match self.fsync {
+                Fsync::Always => "always".to_owned(),
+                Fsync::Never => "never".to_owned(),
+                Fsync::Interval(d) => d.as_millis().to_string(),
+            }),
+        );
+        let console = match self.console {
+            Console::Stderr => "stderr",
+            Console::Stdout => "stdout",
+            Console::Off => "off",
+        };
+        entry("LOG_CONSOLE", &text(console.to_owned()));
+        entry("LOG_FILE_MODE", &text(format!("{:o}", self.file_mode)));
+        entry("LOG_SPAN_START", &text(if self.span_start { "1" } else { "0" }.to_owned()));
+        match &self.otlp {
+            Some(u) => entry("LOG_OTLP", &text(u.clone())),
+            None => entry("LOG_OTLP", &num("null".to_owned())),
+        }
+        let color = match self.color {
+            None => "auto".to_owned(),
+            Some(on) => on.to_string(),
+        };
+        entry("color", &text(color));
+        out.push(b'}');
+        String::from_utf8(out).unwrap_or_default()
+    }
+
     fn default_floor(&self) -> LevelFilter {
         match self.profile {
             Profile::Dev => LevelFilter::Debug,
@@ -723,7 +834,7 @@ impl Config {
     /// Sets the profile (`LOG_PROFILE`).
     pub fn profile(mut self, p: Profile) -> Config {
         self.profile = p;
-        self
+        self.set_by("LOG_PROFILE", "Config::profile")
     }
 
     /// Sets the level floor or directives (`LOG_LEVEL`), e.g. `"info,hyper=warn"`.
@@ -736,68 +847,68 @@ impl Config {
     /// Sets the fraction of DEBUG/INFO/TRACE records kept (`LOG_SAMPLE`), clamped to `0..=1`.
     pub fn sample(mut self, fraction: f64) -> Config {
         self.sample = if fraction.is_nan() { 1.0 } else { fraction.clamp(0.0, 1.0) };
-        self
+        self.set_by("LOG_SAMPLE", "Config::sample")
     }
 
     /// Sets the JSONL file (`LOG_FILE`).
     pub fn file(mut self, path: impl Into<PathBuf>) -> Config {
         self.file = Some(path.into());
         self.file_origin = Origin::Code("Config::file");
-        self
+        self.set_by("LOG_FILE", "Config::file")
     }
 
     /// Disables the file (`LOG_FILE=`).
     pub fn no_file(mut self) -> Config {
         self.file = None;
-        self
+        self.set_by("LOG_FILE", "Config::no_file")
     }
 
     /// Rotates the file at `bytes` (0 never rotates).
     pub fn rotate_bytes(mut self, bytes: u64) -> Config {
         self.rotate_bytes = bytes;
-        self
+        self.set_by("LOG_ROTATE_MB", "Config::rotate_bytes")
     }
 
     /// Sets the number of rotated files kept (default 5).
     pub fn backups(mut self, n: u32) -> Config {
         self.backups = n;
-        self
+        self.set_by("backups", "Config::backups")
     }
 
     /// Sets the keys whose values are masked (`LOG_REDACT`).
     pub fn redact<I: IntoIterator<Item = S>, S: Into<String>>(mut self, keys: I) -> Config {
         self.redact = keys.into_iter().map(Into::into).collect();
-        self
+        self.set_by("LOG_REDACT", "Config::redact")
     }
 
     /// Sets the ring capacity in records (`LOG_BUFFER`), at least 1.
     pub fn buffer(mut self, records: usize) -> Config {
         self.buffer = records.clamp(1, 1 << 26);
-        self
+        self.set_by("LOG_BUFFER", "Config::buffer")
     }
 
     /// Sets the overflow policy (`LOG_OVERFLOW`).
     pub fn overflow(mut self, o: Overflow) -> Config {
         self.overflow = o;
-        self
+        self.set_by("LOG_OVERFLOW", "Config::overflow")
     }
 
     /// Sets the fsync policy (`LOG_FSYNC`).
     pub fn fsync(mut self, f: Fsync) -> Config {
         self.fsync = f;
-        self
+        self.set_by("LOG_FSYNC", "Config::fsync")
     }
 
     /// Sets the console stream (`LOG_CONSOLE`).
     pub fn console(mut self, c: Console) -> Config {
         self.console = c;
-        self
+        self.set_by("LOG_CONSOLE", "Config::console")
     }
 
     /// Forces colour on or off on the console (default: on for a tty unless `NO_COLOR`).
     pub fn color(mut self, on: bool) -> Config {
         self.color = Some(on);
-        self
+        self.set_by("color", "Config::color")
     }
 
     /// Whether a span logs a `START` record when it opens (`LOG_SPAN_START`, default
@@ -805,7 +916,7 @@ impl Config {
     /// never ends (a process killed or hung inside it) is still named in the log.
     pub fn span_start(mut self, on: bool) -> Config {
         self.span_start = on;
-        self
+        self.set_by("LOG_SPAN_START", "Config::span_start")
     }
 
     /// Exports records and spans to the OpenTelemetry collector at `base_url`
@@ -816,13 +927,13 @@ impl Config {
     #[cfg(feature = "otlp")]
     pub fn otlp(mut self, base_url: impl Into<String>) -> Config {
         self.otlp = Some(base_url.into());
-        self
+        self.set_by("LOG_OTLP", "Config::otlp")
     }
 
     /// Sets the permission bits of a newly created log file (`LOG_FILE_MODE`, default `0o600`).
     pub fn file_mode(mut self, mode: u32) -> Config {
         self.file_mode = mode & 0o777;
-        self
+        self.set_by("LOG_FILE_MODE", "Config::file_mode")
     }
 }
 
@@ -865,6 +976,24 @@ mod tests {
     }
 
     #[test]
+    fn the_effective_configuration_names_each_knobs_value_and_whether_env_code_or_default_set_it() {
+        let (c, _) = read(&[("RUST_LOG", "warn"), ("LOG_SAMPLE", "0.25"), ("LOG_BUFFER", "zero")]);
+        let j: serde_json::Value = serde_json::from_str(&c.buffer(64).file("app.log").effective_json()).expect("JSON");
+        let knob = |k: &str| (j[k]["value"].clone(), j[k]["from"].as_str().unwrap_or("?").to_owned());
+        assert_eq!(knob("LOG_LEVEL"), (serde_json::json!("warn"), "env".to_owned()));
+        assert_eq!(j["LOG_LEVEL"]["var"], "RUST_LOG", "{j}");
+        assert_eq!(knob("LOG_SAMPLE"), (serde_json::json!(0.25), "env".to_owned()));
+        // A bad value fell back to the default, then code set it.
+        assert_eq!(knob("LOG_BUFFER"), (serde_json::json!(64), "code".to_owned()));
+        assert_eq!(j["LOG_BUFFER"]["set_by"], "Config::buffer");
+        assert_eq!(knob("LOG_FILE"), (serde_json::json!("app.log"), "code".to_owned()));
+        assert_eq!(knob("LOG_PROFILE"), (serde_json::json!("dev"), "default".to_owned()));
+        assert_eq!(knob("LOG_FSYNC"), (serde_json::json!("1000"), "default".to_owned()));
+        assert_eq!(knob("LOG_OTLP"), (serde_json::Value::Null, "default".to_owned()));
+        assert!(j.as_object().unwrap().keys().any(|k| k == "LOG_SPAN_START"), "{j}");
+    }
+
+    #[test]
     fn error_message_names_variable_and_value() {
         let e = ConfigError::invalid(Origin::Env("LOG_SAMPLE"), "lots", "expected a number from 0 to 1");
         assert_eq!(e.to_string(), "logkit: invalid LOG_SAMPLE=\"lots\": expected a number from 0 to 1");
@@ -885,6 +1014,8 @@ mod tests {
         // Setting each knob to the default its messages name changes nothing.
         let (c, problems) = read(DEFAULTS_SHOWN);
         assert!(problems.is_empty(), "{problems:?}");
+        // The same values; only where they came from differs.
+        let c = Config { sources: Vec::new(), ..c };
         assert_eq!(format!("{c:?}"), format!("{:?}", Config::default()));
         // And each bad value's line names that default.
         let bad: &[(&str, &str)] = &[

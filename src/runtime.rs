@@ -176,6 +176,7 @@ fn build(config: &Config, file: Option<FileSink>, otlp: OtlpStart) -> Runtime {
         fsync: config.fsync,
         redact: Redactor::new(&config.redact),
         clock: crate::clock::Calibration::start(),
+        start_config: Some(config.effective_json()),
         #[cfg(feature = "otlp")]
         otlp: otlp_handle,
     };

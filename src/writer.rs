@@ -117,6 +117,13 @@ impl FlushState {
 /// The writer's own reports use these call sites.
 static DROPPED_CS: Callsite = Callsite::new(Level::Warn, "logkit", file!(), line!(), &["dropped"]);
 static LOST_CS: Callsite = Callsite::new(Level::Warn, "logkit", file!(), line!(), &["lost"]);
+static START_CS: Callsite = Callsite::new(
+    Level::Info,
+    "logkit",
+    file!(),
+    line!(),
+    &["pid", "exe", "host", "logkit_version", "config", "clock"],
+);
 #[cfg(feature = "otlp")]
 static OTLP_LOST_CS: Callsite = Callsite::new(Level::Warn, "logkit", file!(), line!(), &["lost", "sink"]);
 
@@ -150,6 +157,8 @@ pub(crate) struct Writer {
     unsynced_since: Option<Instant>,
     /// Buffers in the pool may still be untouched (see `Frontend::prefault_one`).
     prefaulting: bool,
+    /// For the `logkit.start` record, written first.
+    start_config: Option<String>,
     /// Tests only: the next `process` panics, as a bug in a renderer or sink would.
     #[cfg(test)]
     panic_in_next_process: bool,
@@ -163,6 +172,9 @@ pub(crate) struct WriterConfig {
     pub(crate) fsync: Fsync,
     pub(crate) redact: Redactor,
     pub(crate) clock: crate::clock::Calibration,
+    /// The effective configuration as JSON (`Config::effective_json`), for the
+    /// `logkit.start` record; `None` writes none.
+    pub(crate) start_config: Option<String>,
     #[cfg(feature = "otlp")]
     pub(crate) otlp: Option<crate::sink::otlp::exporter::Handle>,
 }
@@ -203,6 +215,7 @@ impl Writer {
             last_activity: now,
             unsynced_since: None,
             prefaulting: true,
+            start_config: cfg.start_config,
             #[cfg(test)]
             panic_in_next_process: false,
         }
@@ -210,6 +223,7 @@ impl Writer {
 
     /// The thread's body. Runs for the life of the process.
     pub(crate) fn run(mut self) {
+        self.log_start();
         loop {
             if !self.pass() {
                 self.wait();
@@ -349,6 +363,37 @@ impl Writer {
         }
     }
 
+    /// The `logkit.start` record, before anything else this process writes: its pid,
+    /// executable, host, logkit's version, the effective configuration (each knob's
+    /// value and where it came from) and the clock calibration, so that runs appending
+    /// to one file can be told apart. File only: the console is the run itself.
+    fn log_start(&mut self) {
+        let Some(config) = self.start_config.take() else { return };
+        if self.file.is_none() {
+            return;
+        }
+        let exe = std::env::current_exe().map(|p| p.to_string_lossy().into_owned()).unwrap_or_default();
+        let mut scratch = std::mem::take(&mut self.scratch);
+        scratch.clear();
+        let mut enc =
+            Encoder::begin(&mut scratch, Level::Info, crate::record::HAS_MESSAGE, Some(&START_CS), clock::now());
+        enc.raw_str("logkit.start");
+        enc.context(&[]);
+        enc.values().u64(u64::from(std::process::id()));
+        enc.values().str(&exe);
+        enc.values().str(&host_name());
+        enc.values().str(env!("CARGO_PKG_VERSION"));
+        enc.values().json(&config);
+        enc.values().json(&self.clock.describe());
+        enc.finish();
+        if let Some((mut rec, _)) = view::next_record(&scratch) {
+            rec.timestamp_ns = self.clock.unix_ns(rec.timestamp_ns);
+            json::write_record_cached(&mut self.file_out, &rec, &mut self.sites, &self.redact, &mut self.ts);
+            self.file_records += 1;
+        }
+        self.scratch = scratch;
+    }
+
     /// Step 3: turn drop and loss counters into records.
     fn report(&mut self) {
         // A load first: a swap is a store even when it finds 0.
@@ -473,6 +518,19 @@ impl Writer {
     }
 }
 
+/// This machine's host name (empty when it cannot be read).
+fn host_name() -> String {
+    let mut buf = [0u8; 256];
+    // SAFETY: `buf` is writable for its whole length, which is what we pass;
+    // `gethostname` writes at most that many bytes.
+    let rc = unsafe { libc::gethostname(buf.as_mut_ptr().cast(), buf.len()) };
+    if rc != 0 {
+        return String::new();
+    }
+    let end = buf.iter().position(|&b| b == 0).unwrap_or(buf.len());
+    String::from_utf8_lossy(&buf[..end]).into_owned()
+}
+
 #[cfg(test)]
 mod tests {
     //! The writer's loop driven pass by pass on the test's thread, with a frontend, a
@@ -507,6 +565,7 @@ mod tests {
             fsync: Fsync::Never,
             redact: Redactor::default(),
             clock: clock::Calibration::start(),
+            start_config: None,
             #[cfg(feature = "otlp")]
             otlp: None,
         };

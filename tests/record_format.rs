@@ -27,7 +27,7 @@ fn keys_come_in_contract_order() {
     let dir = common::tempdir();
     let out = common::run(common::child("keys_come_in_contract_order", dir.path()));
     common::assert_success(&out);
-    let text = std::fs::read_to_string(dir.path().join("run.log")).unwrap();
+    let text = common::log_text(&dir.path().join("run.log"));
     let keys = common::key_order(text.lines().next().unwrap());
     assert_eq!(keys, ["timestamp", "level", "event", "z", "a", "m", "target"]);
 }
@@ -140,7 +140,7 @@ fn hostile_strings_round_trip_in_one_line() {
     let dir = common::tempdir();
     let out = common::run(common::child("hostile_strings_round_trip_in_one_line", dir.path()));
     common::assert_success(&out);
-    let text = std::fs::read_to_string(dir.path().join("run.log")).unwrap();
+    let text = common::log_text(&dir.path().join("run.log"));
     assert_eq!(text.lines().count(), HOSTILE.len() * 2, "a string produced an extra line:\n{text}");
     for forbidden in ['\u{2028}', '\u{2029}', '\u{202e}', '\u{1b}', '\r'] {
         assert!(!text.contains(forbidden), "raw {forbidden:?} in the file");

@@ -403,7 +403,7 @@ fn a_key_bound_again_by_an_inner_span_appears_once_with_the_inner_value() {
     let dir = common::tempdir();
     let out = common::run(common::child(NAME, dir.path()));
     common::assert_success(&out);
-    let text = std::fs::read_to_string(dir.path().join("run.log")).unwrap();
+    let text = common::log_text(&dir.path().join("run.log"));
     for line in text.lines() {
         let keys = common::key_order(line);
         assert_eq!(keys.iter().filter(|k| *k == "stage").count(), 1, "a key twice in: {line}");

@@ -106,7 +106,7 @@ fn event_fields_are_written_in_call_order() {
     let dir = common::tempdir();
     let out = common::run(common::child(NAME, dir.path()));
     common::assert_success(&out);
-    let text = std::fs::read_to_string(dir.path().join("run.log")).expect("run.log");
+    let text = common::log_text(&dir.path().join("run.log"));
     let keys = common::key_order(text.lines().next().expect("a line"));
     assert_eq!(keys, ["timestamp", "level", "event", "zeta", "alpha", "mid", "target"]);
 }

@@ -49,7 +49,7 @@ fn steady_state_tracing_events_allocate_nothing() {
     assert_eq!((outside, inside), (0, 0), "tracing events allocated in steady state (outside, inside a span)");
     drop(span);
     logkit::flush();
-    let text = std::fs::read_to_string(dir.path().join("run.log")).unwrap();
+    let text = common::log_text(&dir.path().join("run.log"));
     // 2 records per iteration, 4 bursts, and the span's START and END.
     assert_eq!(text.lines().count(), 800_002);
     assert_eq!(text.lines().filter(|l| l.contains("\"shard\":3")).count(), 400_002);

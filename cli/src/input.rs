@@ -296,9 +296,19 @@ pub fn for_lines(data: &[u8], mut f: impl FnMut(&[u8])) {
 #[inline]
 fn emit(line: &[u8], f: &mut impl FnMut(&[u8])) {
     let line = line.strip_suffix(b"\r").unwrap_or(line);
-    if !line.is_empty() {
+    if !line.is_empty() && !is_start_record(line) {
         f(line);
     }
+}
+
+/// Whether `line` is the `logkit.start` record the engine writes first in the file
+/// each time it starts (pid, exe, configuration): not one of the run's records, so no
+/// command counts or shows it (yet: it is where one run ends and the next begins).
+/// O(1): logkit writes it with a fixed-width timestamp first.
+#[inline]
+fn is_start_record(line: &[u8]) -> bool {
+    const AT: usize = r#"{"timestamp":"2026-11-24T07:02:51.123456Z"#.len();
+    line.get(AT..).is_some_and(|rest| rest.starts_with(br#"","level":"info","event":"logkit.start","#))
 }
 
 /// Reads the sources in order into chunks of whole lines (a source's last line may

@@ -59,15 +59,44 @@ pub fn tempdir() -> tempfile::TempDir {
     tempfile::tempdir().expect("tempdir")
 }
 
-/// Parses every line of a JSONL file; panics naming the line if one is not a JSON
-/// object, or if the file does not end with a newline.
+/// The record logkit writes first in the file when it starts (tests/start_record.rs):
+/// left out by [`read_jsonl`] and [`parse_jsonl`], which give the records a test logged.
+pub const START_EVENT: &str = "logkit.start";
+
+/// Parses every line of a JSONL file but the `logkit.start` records; panics naming the
+/// line if one is not a JSON object, or if the file does not end with a newline.
 pub fn read_jsonl(path: &Path) -> Vec<serde_json::Value> {
     let text = std::fs::read_to_string(path).unwrap_or_else(|e| panic!("read {}: {e}", path.display()));
     parse_jsonl(&text)
 }
 
-/// Parses JSONL text (see [`read_jsonl`]).
+/// The text of a JSONL file without its `logkit.start` lines: the lines a test logged.
+pub fn log_text(path: &Path) -> String {
+    let text = std::fs::read_to_string(path).unwrap_or_else(|e| panic!("read {}: {e}", path.display()));
+    strip_start(&text)
+}
+
+/// `text` without its `logkit.start` lines.
+pub fn strip_start(text: &str) -> String {
+    let needle = format!("\"event\":\"{START_EVENT}\"");
+    text.split_inclusive('\n').filter(|l| !l.contains(&needle)).collect()
+}
+
+/// Every record of a JSONL file, `logkit.start` included.
+pub fn read_jsonl_with_start(path: &Path) -> Vec<serde_json::Value> {
+    let text = std::fs::read_to_string(path).unwrap_or_else(|e| panic!("read {}: {e}", path.display()));
+    parse_jsonl_with_start(&text)
+}
+
+/// Parses JSONL text, leaving out `logkit.start` records (see [`read_jsonl`]).
 pub fn parse_jsonl(text: &str) -> Vec<serde_json::Value> {
+    let mut recs = parse_jsonl_with_start(text);
+    recs.retain(|r| r["event"] != START_EVENT);
+    recs
+}
+
+/// Parses JSONL text, every record kept.
+pub fn parse_jsonl_with_start(text: &str) -> Vec<serde_json::Value> {
     if text.is_empty() {
         return Vec::new();
     }
