@@ -316,10 +316,8 @@ impl Writer {
     }
 
     /// Mid-pass, after each batch: if the file thread is idle, it gets what is rendered
-    /// so far, so it writes while the writer renders the rest. (Handing over only at the
-    /// end of a pass made the two take turns: in a 1 M-record burst the writer waited
-    /// ~60 ms for the file thread and the file thread ~80 ms for the writer; with this,
-    /// end to end went from 4.45 to 5.40 M/s, medians of 12 alternating runs.) Never
+    /// so far, so it writes while the writer renders the rest (handing over only at the
+    /// end of a pass made the two take turns; PERF.md, "The file path"). Never
     /// waits; the end of the pass (`write_out`) submits the rest and applies the sync
     /// policy.
     fn feed_file_thread(&mut self) {

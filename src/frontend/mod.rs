@@ -51,8 +51,8 @@ pub(crate) const BUFFER_CAPACITY: usize = BATCH_BYTES + BUFFER_SLACK;
 const PREFILLED_BUFFERS: usize = 8;
 
 /// A buffer of [`BUFFER_CAPACITY`] whose pages are already faulted in, so the thread
-/// that first writes into it does not take a page fault per 4 KiB (~1 µs each on this
-/// VM: they were the p99.9 of a log call).
+/// that first writes into it does not take a page fault per 4 KiB (about a microsecond
+/// each under virtualisation, enough to be the p99.9 of a log call).
 // Not `vec![0; n]`: that is `calloc`, whose fresh pages stay untouched until written.
 #[allow(clippy::slow_vector_initialization)]
 pub(crate) fn touched_buffer() -> Vec<u8> {
@@ -66,8 +66,7 @@ pub(crate) fn touched_buffer() -> Vec<u8> {
 /// was last read by the writer on the other core, so its lines are not in this core's
 /// cache, and the record after a hand-off paid for fetching them. Written here, in the
 /// call that hands off (the core retires the stores in the background), they are warm
-/// for it: in the tail probe (8 alternating runs, PERF.md "The tail"), the median share
-/// of those records taking over 150 ns fell from 4.5 % to 1.7 %.
+/// for it (PERF.md, "The tail").
 #[inline]
 fn warm_first_lines(buf: &mut Vec<u8>) {
     for line in buf.spare_capacity_mut().chunks_mut(64).take(4) {
@@ -80,9 +79,9 @@ pub(crate) struct Frontend {
     ring_tx: Sender<Vec<u8>>,
     /// Emptied buffers, last in first out: the next hand-off gets the buffer that was
     /// returned last, whose pages and TLB entries are the most likely to be warm. (A
-    /// FIFO cycles a thread through every buffer in the pool, and on this VM a TLB miss
-    /// on each new page was a visible share of the tail.) Hand-offs are rare (one per
-    /// batch), so the uncontended lock costs nothing measurable.
+    /// FIFO cycles a thread through every buffer in the pool, a TLB miss on each new
+    /// page.) Hand-offs are rare (one per batch), so the uncontended lock costs nothing
+    /// measurable.
     ///
     /// What the writer locks or swaps is padded ([`CachePadded`]): the fields a log call
     /// reads (`batch_records`, `overflow`, `ring_tx`) must not share a line with them.
@@ -101,7 +100,7 @@ pub(crate) struct Frontend {
 /// The stack of emptied buffers. Its bottom `untouched` buffers were allocated but never
 /// written: their pages are not mapped yet. The writer pre-faults them in the background
 /// ([`Frontend::prefault_one`]) so that a producer reaching deep into the pool during a
-/// burst does not take a page fault per 4 KiB (1–7 µs each on this VM).
+/// burst does not take a page fault per 4 KiB.
 struct Pool {
     bufs: Vec<Vec<u8>>,
     untouched: usize,

@@ -15,10 +15,10 @@ use super::page_cache::WRITEBACK_CHUNK;
 use super::FileSink;
 
 /// Most bytes handed to one `write(2)`: a larger batch is cut at the last line end
-/// before this, so a record is never split between two writes. On the test VM, with
-/// the page cache handed back (`page_cache`), appending in 1 MiB writes ran at ~2.4 GB/s and
-/// in 3.3 MB writes (the writer's batches at full speed) at ~0.8 GB/s (PERF.md, "Making
-/// the copy fast"); one more syscall per MiB costs nothing measurable.
+/// before this, so a record is never split between two writes. With the page cache
+/// handed back (`page_cache`), writes of this size copy into the page cache several
+/// times faster than the multi-MiB batches the writer renders at full speed (PERF.md,
+/// "The file path"); one more syscall per MiB costs nothing measurable.
 pub(crate) const MAX_WRITE: usize = 1 << 20;
 
 impl FileSink {

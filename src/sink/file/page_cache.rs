@@ -15,17 +15,16 @@ use super::FileSink;
 /// Bytes appended between two writeback kicks. After this much, the sink asks the kernel
 /// to start writing the file's dirty pages (`sync_file_range(SYNC_FILE_RANGE_WRITE)`,
 /// which does not wait), so the disk works while the writer renders and the next
-/// `fdatasync` (interval, flush or exit) finds little left to do. Measured with the peer
-/// harness: end to end 3.05 -> 3.98 M records/s, median of alternating runs (PERF.md).
+/// `fdatasync` (interval, flush or exit) finds little left to do (PERF.md, "The file
+/// path").
 pub(crate) const WRITEBACK_CHUNK: u64 = 1 << 20;
 
 /// Bytes at the end of the file kept in the page cache; the pages of what lies further
 /// back are handed back (`posix_fadvise(POSIX_FADV_DONTNEED)`). A log is written once
 /// and read rarely, so keeping it cached only crowds out the application's own pages,
 /// and the pages freed here are the ones the next writes get back while they are still
-/// warm. On the test VM fresh pages cost a host fault each, and appending went from
-/// ~0.85 to ~2.4 GB/s (PERF.md, "Making the copy fast"). The last 8 MiB stay cached
-/// for `tail -f` and friends.
+/// warm: on a VM that returns freed memory to its host, a fresh page costs a host fault
+/// (PERF.md, "The file path"). The last 8 MiB stay cached for `tail -f` and friends.
 ///
 /// Nothing here waits for the disk: `DONTNEED` drops only pages already written back
 /// (a dirty page stays), so a slow disk still lets the page cache absorb a burst. Each
