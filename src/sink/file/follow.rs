@@ -22,6 +22,7 @@ use std::time::{Duration, Instant};
 
 use super::batch::{count_lines, MAX_WRITE};
 use super::failure::HOLD_LIMIT;
+use super::tail::claim;
 use super::{datasync, FileConfig, FileSink, Open};
 
 /// How often the path is compared with the open file. One `statx` per 100 ms is
@@ -198,16 +199,18 @@ impl FileSink {
     }
 }
 
-/// Opens `cfg.path` for append, creating it (with `cfg.mode`) and missing directories.
-/// Returns the file and its size. The file is opened for reading too when permitted
-/// (see [`FileSink::carry_over`]).
+/// Opens `cfg.path` for append, creating it (with `cfg.mode`) and missing directories,
+/// and claims it (the shared presence lock; a torn tail ended with `\n` if no other
+/// process has the file open: see `tail`). Returns the file and its size. The file is
+/// opened for reading too when permitted (see [`FileSink::carry_over`]).
 pub(super) fn open_path(cfg: &FileConfig) -> io::Result<(Open, u64)> {
     let (file, readable) = match open_with(cfg, true) {
         Err(e) if e.kind() == io::ErrorKind::PermissionDenied => (open_with(cfg, false)?, false),
         r => (r?, true),
     };
     let md = file.metadata()?;
-    Ok((Open { file, dev: md.dev(), ino: md.ino(), readable }, md.size()))
+    let size = md.size() + claim(&file, readable, md.size());
+    Ok((Open { file, dev: md.dev(), ino: md.ino(), readable }, size))
 }
 
 fn open_with(cfg: &FileConfig, read: bool) -> io::Result<File> {

@@ -8,6 +8,8 @@
 //! - `page_cache`: writeback kicks and handing written pages back to the kernel;
 //! - `follow`: following the path when the file is moved, deleted or truncated;
 //! - `rotate`: rotation by size, safe against other processes rotating the same file;
+//! - `tail`: the shared presence lock, and a torn last line ended at open when no other
+//!   process has the file;
 //! - `failure`: what a failed write keeps, when it is retried, and how it is reported.
 //!
 //! This file holds the sink itself, its public operations (`open`, `write`, `retry`,
@@ -18,6 +20,7 @@ mod failure;
 mod follow;
 mod page_cache;
 mod rotate;
+mod tail;
 #[cfg(test)]
 mod test_hooks;
 #[cfg(test)]

@@ -6,7 +6,9 @@
 //! split across files. Rotation is safe against other processes rotating the same file
 //! (the protocol of multi-process loggers such as `concurrent-log-handler`):
 //!
-//! 1. `fdatasync` the current file, then `flock(LOCK_EX)` it (bounded wait);
+//! 1. `fdatasync` the current file, then lock it with an exclusive open-file-description
+//!    lock (`F_OFD_SETLK`, bounded wait; not `flock`, which every process holds shared
+//!    while it has the file open: see `tail`);
 //! 2. `stat` the path: if it is no longer our inode, someone else rotated: just reopen;
 //! 3. otherwise shift the chain by name (`path.{n}` removed, `path.{i}` → `path.{i+1}`,
 //!    `path` → `path.1`), open a fresh `path`, `fsync` the directory;
@@ -103,23 +105,45 @@ pub(super) fn sync_dir(path: &Path) -> io::Result<()> {
     File::open(parent(path).unwrap_or(Path::new(".")))?.sync_all()
 }
 
-/// `flock(fd, LOCK_EX)`, waiting at most [`LOCK_TIMEOUT`] (polling, so a stuck holder
-/// cannot block the writer forever).
+/// An exclusive rotation lock on `fd`'s open file description, waiting at most
+/// [`LOCK_TIMEOUT`] (polling, so a stuck holder cannot block the writer forever). It is
+/// released when the descriptor is closed.
 pub(super) fn lock(fd: RawFd) -> io::Result<()> {
     let start = Instant::now();
     loop {
-        // SAFETY: `fd` is borrowed from a `File` the caller keeps open for the call;
-        // flock reads no memory of ours.
-        if unsafe { libc::flock(fd, libc::LOCK_EX | libc::LOCK_NB) } == 0 {
-            return Ok(());
+        match try_lock(fd) {
+            Ok(()) => return Ok(()),
+            Err(e) => match e.raw_os_error() {
+                Some(libc::EINTR) => {}
+                Some(libc::EAGAIN | libc::EACCES) if start.elapsed() < LOCK_TIMEOUT => {
+                    std::thread::sleep(Duration::from_millis(1));
+                }
+                _ => return Err(e),
+            },
         }
-        let e = io::Error::last_os_error();
-        match e.raw_os_error() {
-            Some(libc::EINTR) => {}
-            Some(libc::EWOULDBLOCK) if start.elapsed() < LOCK_TIMEOUT => {
-                std::thread::sleep(Duration::from_millis(1));
-            }
-            _ => return Err(e),
-        }
+    }
+}
+
+/// One attempt at the rotation lock: a write lock on the whole file, owned by the open
+/// file description (Linux), so it neither conflicts with the `flock`s of `tail` nor is
+/// dropped when another descriptor of this process on the same file is closed.
+fn try_lock(fd: RawFd) -> io::Result<()> {
+    #[cfg(any(target_os = "linux", target_os = "android"))]
+    const SETLK: libc::c_int = libc::F_OFD_SETLK;
+    // Elsewhere a process-owned lock: it still excludes other processes' rotations.
+    #[cfg(not(any(target_os = "linux", target_os = "android")))]
+    const SETLK: libc::c_int = libc::F_SETLK;
+    // SAFETY: `flock` is a plain C struct for which all-zero bytes are a valid value.
+    let mut fl: libc::flock = unsafe { std::mem::zeroed() };
+    fl.l_type = libc::F_WRLCK as _;
+    fl.l_whence = libc::SEEK_SET as _;
+    // `l_start` and `l_len` 0: the whole file, however long it grows; `l_pid` 0, as
+    // OFD locks require.
+    // SAFETY: `fd` is borrowed from a `File` the caller keeps open for the call, and
+    // `fl` is a valid `flock` that lives across it.
+    if unsafe { libc::fcntl(fd, SETLK, &fl) } == 0 {
+        Ok(())
+    } else {
+        Err(io::Error::last_os_error())
     }
 }

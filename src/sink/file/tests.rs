@@ -2,6 +2,7 @@
 //! failures, and two processes sharing one file (re-executed test binaries).
 
 use std::fs::OpenOptions;
+use std::io::Write as _;
 
 use super::batch::{line_end, MAX_WRITE};
 use super::page_cache::{KEEP_CACHED, WRITEBACK_CHUNK};
@@ -708,4 +709,102 @@ fn file_size_limit_holds_and_resumes() {
     let path = dir.path().join("run.log");
     wait_child(spawn_child("child_file_size_limit", &path, ""));
     assert_eq!(fs::read_to_string(&path).unwrap().lines().count(), 50);
+}
+
+/// What an earlier run left when its last write was torn: two whole lines and the start
+/// of a third.
+fn torn_file(path: &Path) -> String {
+    let torn = format!("{}{}{{\"n\":99,\"pa", line(0), line(1));
+    fs::write(path, &torn).unwrap();
+    torn
+}
+
+/// Another process that has `path` open: a descriptor of its own holding the shared
+/// presence lock (`flock` locks of two open file descriptions conflict as between two
+/// processes).
+fn other_process_holding(path: &Path) -> File {
+    let f = OpenOptions::new().append(true).open(path).unwrap();
+    // SAFETY: `f` is open for the call; flock reads no memory of ours.
+    assert_eq!(unsafe { libc::flock(f.as_raw_fd(), libc::LOCK_SH | libc::LOCK_NB) }, 0);
+    f
+}
+
+#[test]
+fn a_torn_last_line_no_other_process_holds_is_ended_at_open_so_the_next_record_starts_a_line() {
+    let dir = tempfile::tempdir().unwrap();
+    let path = dir.path().join("run.log");
+    let torn = torn_file(&path);
+    let mut s = FileSink::open(cfg(&path, 0, 5)).unwrap();
+    let (b, n) = batch(2..5);
+    s.write(&b, n);
+    let text = fs::read_to_string(&path).unwrap();
+    let rest = text.strip_prefix(torn.as_str()).expect("the earlier bytes are kept as they were");
+    let rest = rest.strip_prefix('\n').unwrap_or_else(|| panic!("appended to the fragment: {text:?}"));
+    assert_eq!(rest.lines().map(parse).collect::<Vec<_>>(), [2, 3, 4]);
+    assert_eq!(s.size, text.len() as u64, "the newline is counted in the size");
+}
+
+#[test]
+fn a_file_ending_in_a_newline_gets_no_blank_line_at_open() {
+    let dir = tempfile::tempdir().unwrap();
+    let path = dir.path().join("run.log");
+    fs::write(&path, line(0)).unwrap();
+    let mut s = FileSink::open(cfg(&path, 0, 5)).unwrap();
+    let (b, n) = batch(1..3);
+    s.write(&b, n);
+    assert_eq!(numbers(&path), [0, 1, 2]);
+}
+
+#[test]
+fn a_line_another_process_is_still_appending_is_left_alone_at_open() {
+    let dir = tempfile::tempdir().unwrap();
+    let path = dir.path().join("run.log");
+    let torn = torn_file(&path);
+    // The other process is in the middle of its record (a write its full disk cut short).
+    let mut other = other_process_holding(&path);
+    let mut s = FileSink::open(cfg(&path, 0, 5)).unwrap();
+    assert_eq!(fs::read_to_string(&path).unwrap(), torn, "the open wrote into the other's record");
+    // The other process completes its line; ours follow, every line whole.
+    other.write_all(format!("{}\n", &line(99)["{\"n\":99,\"pa".len()..].trim_end()).as_bytes()).unwrap();
+    let (b, n) = batch(2..4);
+    s.write(&b, n);
+    assert_eq!(numbers(&path), [0, 1, 99, 2, 3]);
+}
+
+#[test]
+fn a_torn_line_found_at_a_reopen_gets_a_newline_before_the_next_line() {
+    let (_dir, path, mut s) = fresh_sink();
+    let (b, n) = batch(0..3);
+    s.write(&b, n);
+    // The file is replaced by one an earlier writer tore (a full disk, a power cut).
+    fs::remove_file(&path).unwrap();
+    fs::write(&path, "{\"n\":99,\"pa").unwrap();
+    make_due(&mut s);
+    let (b, n) = batch(3..5);
+    s.write(&b, n);
+    s.sync().unwrap();
+    let text = fs::read_to_string(&path).unwrap();
+    let (fragment, rest) = text.split_once('\n').unwrap();
+    assert_eq!(fragment, "{\"n\":99,\"pa", "the fragment stays a line of its own");
+    // The lines written to the deleted file before the check come first, then the batch.
+    let ns: Vec<u64> = rest.lines().map(parse).collect();
+    assert_eq!(ns, [0, 1, 2, 3, 4]);
+}
+
+#[test]
+fn rotation_is_not_held_up_by_another_process_having_the_file_open() {
+    let dir = tempfile::tempdir().unwrap();
+    let path = dir.path().join("run.log");
+    let mut s = FileSink::open(cfg(&path, 4096, 5)).unwrap();
+    let _other = other_process_holding(&path);
+    let mut n = 0;
+    while n < 1500 {
+        let (b, k) = batch(n..n + 10);
+        s.write(&b, k);
+        n += 10;
+    }
+    assert!(s.hooks.reports.iter().all(|r| !r.contains("cannot rotate")), "{:?}", s.hooks.reports);
+    let (all, backups) = chain(&path, 5);
+    assert_eq!(backups, 5, "the file rotated");
+    assert_eq!(all.last(), Some(&1499));
 }
