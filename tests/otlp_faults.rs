@@ -41,10 +41,12 @@ fn dead_port() -> u16 {
     l.local_addr().expect("addr").port()
 }
 
-/// What the receiver saw: the path and the decoded record count of each request.
+/// What the receiver saw: the path, the content type and the decoded record count of
+/// each request.
 #[derive(Debug)]
 struct Seen {
     path: String,
+    content_type: String,
     records: usize,
 }
 
@@ -61,11 +63,11 @@ fn receiver(script: Vec<u16>) -> (u16, mpsc::Receiver<Seen>) {
             let tx = tx.clone();
             let mut s = conn;
             // One connection at a time is enough for one exporter thread.
-            while let Some((path, body)) = read_request(&mut s) {
+            while let Some(Request { path, content_type, body }) = read_request(&mut s) {
                 let status = script[n.min(script.len() - 1)];
                 n += 1;
-                let records = decode(&path, &body);
-                let _ = tx.send(Seen { path, records });
+                let records = decode(&path, &content_type, &body);
+                let _ = tx.send(Seen { path, content_type, records });
                 let extra = if status == 503 { "Retry-After: 1\r\n" } else { "" };
                 let resp = format!("HTTP/1.1 {status} X\r\ncontent-length: 0\r\n{extra}\r\n");
                 if s.write_all(resp.as_bytes()).is_err() {
@@ -77,13 +79,20 @@ fn receiver(script: Vec<u16>) -> (u16, mpsc::Receiver<Seen>) {
     (port, rx)
 }
 
+/// One request, its body gunzipped.
+struct Request {
+    path: String,
+    content_type: String,
+    body: Vec<u8>,
+}
+
 /// Reads one HTTP/1.1 request with a `content-length` body; gunzips it.
-fn read_request(s: &mut TcpStream) -> Option<(String, Vec<u8>)> {
+fn read_request(s: &mut TcpStream) -> Option<Request> {
     let mut r = BufReader::new(s.try_clone().ok()?);
     let mut line = String::new();
     r.read_line(&mut line).ok()?;
     let path = line.split_whitespace().nth(1)?.to_owned();
-    let (mut len, mut gz) = (0usize, false);
+    let (mut len, mut gz, mut content_type) = (0usize, false, String::new());
     loop {
         let mut h = String::new();
         if r.read_line(&mut h).ok()? == 0 {
@@ -97,6 +106,7 @@ fn read_request(s: &mut TcpStream) -> Option<(String, Vec<u8>)> {
         match k.trim().to_ascii_lowercase().as_str() {
             "content-length" => len = v.trim().parse().ok()?,
             "content-encoding" => gz = v.trim() == "gzip",
+            "content-type" => content_type = v.trim().to_owned(),
             "transfer-encoding" => panic!("the exporter sends a content-length"),
             _ => {}
         }
@@ -106,36 +116,62 @@ fn read_request(s: &mut TcpStream) -> Option<(String, Vec<u8>)> {
     assert!(gz, "the exporter gzips its bodies");
     let mut out = Vec::new();
     flate2::read::GzDecoder::new(&body[..]).read_to_end(&mut out).expect("a gzip body");
-    Some((path, out))
+    Some(Request { path, content_type, body: out })
 }
 
-fn decode(path: &str, body: &[u8]) -> usize {
+/// Decodes a request as its content type says (protobuf, or OTLP/JSON through
+/// `opentelemetry-proto`'s serde types); returns its record or span count.
+fn decode(path: &str, content_type: &str, body: &[u8]) -> usize {
+    let json = match content_type {
+        "application/x-protobuf" => false,
+        "application/json" => true,
+        other => panic!("unexpected content-type {other:?}"),
+    };
     match path {
-        "/v1/logs" => ExportLogsServiceRequest::decode(body)
-            .expect("a valid ExportLogsServiceRequest")
-            .resource_logs
-            .iter()
-            .flat_map(|r| &r.scope_logs)
-            .map(|s| s.log_records.len())
-            .sum(),
-        "/v1/traces" => ExportTraceServiceRequest::decode(body)
-            .expect("a valid ExportTraceServiceRequest")
-            .resource_spans
-            .iter()
-            .flat_map(|r| &r.scope_spans)
-            .map(|s| s.spans.len())
-            .sum(),
+        "/v1/logs" => if json {
+            serde_json::from_slice(body).expect("a valid OTLP/JSON ExportLogsServiceRequest")
+        } else {
+            ExportLogsServiceRequest::decode(body).expect("a valid ExportLogsServiceRequest")
+        }
+        .resource_logs
+        .iter()
+        .flat_map(|r| &r.scope_logs)
+        .map(|s| s.log_records.len())
+        .sum(),
+        "/v1/traces" => if json {
+            serde_json::from_slice(body).expect("a valid OTLP/JSON ExportTraceServiceRequest")
+        } else {
+            ExportTraceServiceRequest::decode(body).expect("a valid ExportTraceServiceRequest")
+        }
+        .resource_spans
+        .iter()
+        .flat_map(|r| &r.scope_spans)
+        .map(|s| s.spans.len())
+        .sum(),
         other => panic!("unexpected path {other}"),
     }
 }
 
-fn run_child(name: &str, dir: &Path, port: u16) -> Output {
+/// A child with `LOG_OTLP` at `port` and none of the other OTLP variables but `env`.
+fn child_for(name: &str, dir: &Path, port: u16, env: &[(&str, &str)]) -> std::process::Command {
     let mut c = common::child(name, dir);
     c.env("LOG_OTLP", format!("http://127.0.0.1:{port}"));
-    for k in ["OTEL_EXPORTER_OTLP_ENDPOINT", "OTEL_EXPORTER_OTLP_LOGS_ENDPOINT", "OTEL_EXPORTER_OTLP_TRACES_ENDPOINT"] {
+    for k in [
+        "LOG_OTLP_PROTOCOL",
+        "OTEL_EXPORTER_OTLP_PROTOCOL",
+        "OTEL_EXPORTER_OTLP_ENDPOINT",
+        "OTEL_EXPORTER_OTLP_LOGS_ENDPOINT",
+        "OTEL_EXPORTER_OTLP_TRACES_ENDPOINT",
+        "OTEL_EXPORTER_OTLP_TIMEOUT",
+    ] {
         c.env_remove(k);
     }
-    common::run(c)
+    c.envs(env.iter().copied());
+    c
+}
+
+fn run_child(name: &str, dir: &Path, port: u16) -> Output {
+    common::run(child_for(name, dir, port, &[]))
 }
 
 /// The records of `run.log`, checked complete; returns the `lost` total reported for
@@ -242,4 +278,41 @@ fn a_400_is_not_retried_and_its_records_are_counted_lost() {
     assert_eq!(sent as u64, N + SPANS, "each request sent once, none retried: {seen:?}");
     assert_eq!(export_errors(&out), 1);
     assert_eq!(complete_log_and_otlp_lost(dir.path(), &out), N + SPANS);
+}
+
+#[test]
+fn http_json_sends_every_record_and_span_as_otlp_json() {
+    const NAME: &str = "http_json_sends_every_record_and_span_as_otlp_json";
+    if common::is_child(NAME) {
+        let _guard = logkit::init().expect("LOG_OTLP_PROTOCOL=http/json is accepted");
+        log_workload();
+        return;
+    }
+    let (port, rx) = receiver(vec![200]);
+    let dir = common::tempdir();
+    let out = common::run(child_for(NAME, dir.path(), port, &[("LOG_OTLP_PROTOCOL", "http/json")]));
+    common::assert_success(&out);
+    let seen: Vec<Seen> = rx.try_iter().collect();
+    assert!(seen.iter().all(|s| s.content_type == "application/json"), "{seen:?}");
+    let logs: usize = seen.iter().filter(|s| s.path == "/v1/logs").map(|s| s.records).sum();
+    let spans: usize = seen.iter().filter(|s| s.path == "/v1/traces").map(|s| s.records).sum();
+    assert_eq!((logs as u64, spans as u64), (N, SPANS), "{seen:?}");
+    assert_eq!(complete_log_and_otlp_lost(dir.path(), &out), 0, "nothing lost");
+}
+
+#[test]
+fn a_bad_otlp_protocol_is_a_config_error_naming_the_variable() {
+    const NAME: &str = "a_bad_otlp_protocol_is_a_config_error_naming_the_variable";
+    if common::is_child(NAME) {
+        let var = std::env::var("BAD_VAR").expect("the variable under test");
+        let e = logkit::init().err().unwrap_or_else(|| panic!("init() accepted {var}=grpc"));
+        assert_eq!((e.var(), e.value()), (var.as_str(), "grpc"), "{e}");
+        assert!(e.to_string().contains("http/json"), "the error names the accepted values: {e}");
+        return;
+    }
+    for var in ["LOG_OTLP_PROTOCOL", "OTEL_EXPORTER_OTLP_PROTOCOL"] {
+        let dir = common::tempdir();
+        let out = common::run(child_for(NAME, dir.path(), dead_port(), &[(var, "grpc"), ("BAD_VAR", var)]));
+        common::assert_success(&out);
+    }
 }

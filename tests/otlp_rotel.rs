@@ -2,8 +2,8 @@
 //! `.ci/run`) on 127.0.0.1, with a Python processor (`otlp_rotel/processor.py`) that
 //! writes every log record and span it receives to JSONL. A child process logs records
 //! with typed fields, nested spans, a failed span and a panic with `LOG_OTLP` pointing
-//! at rotel; every record and span must arrive with the ids, times, severities and
-//! attributes of `run.log`.
+//! at rotel, once over `http/protobuf` and once over `http/json`; every record and
+//! span must arrive with the ids, times, severities and attributes of `run.log`.
 //!
 //! rotel is found through `LOGKIT_ROTEL` (the `rotel-agent` binary), else in the venv
 //! `.ci/run` installs (`~/.cache/logkit/rotel-0.0.1a15`). If it is in neither place the
@@ -118,6 +118,23 @@ fn workload() {
         assert!(r.is_err());
     }
     logkit::error!(code = 500, "an error record");
+    if std::env::var("LOG_OTLP_PROTOCOL").as_deref() == Ok("http/json") {
+        // What a strict collector could refuse in OTLP/JSON. (Not over protobuf: the
+        // processor's `json.dumps` would write a NaN double as a bare `NaN`.)
+        odd_values();
+    }
+}
+
+/// A record with values that have no plain JSON form in OTLP: NaN, an integer beyond
+/// `int64`, a nested value.
+fn odd_values() {
+    #[cfg(feature = "serde")]
+    let value = serde_json::json!({"a": [1, "x"], "b": {"c": true}});
+    #[cfg(feature = "serde")]
+    let nested = logkit::Serde(&value);
+    #[cfg(not(feature = "serde"))]
+    let nested = "no serde";
+    logkit::info!(ratio = f64::NAN, big = u64::MAX, min = i64::MIN, nested = nested, "odd values");
 }
 
 fn read_jsonl_if_any(p: &Path) -> Vec<Value> {
@@ -161,6 +178,22 @@ fn records_and_spans_reach_rotel_with_the_ids_times_and_attributes_of_run_log() 
         workload();
         return;
     }
+    reach_rotel(NAME, "http/protobuf");
+}
+
+#[test]
+fn over_http_json_records_and_spans_reach_rotel_with_the_ids_times_and_attributes_of_run_log() {
+    const NAME: &str = "over_http_json_records_and_spans_reach_rotel_with_the_ids_times_and_attributes_of_run_log";
+    if common::is_child(NAME) {
+        workload();
+        return;
+    }
+    reach_rotel(NAME, "http/json");
+}
+
+/// Runs the workload in a child exporting to rotel with `protocol`, and compares what
+/// rotel received with `run.log`.
+fn reach_rotel(name: &str, protocol: &str) {
     let Some(bin) = rotel_binary() else {
         if std::env::var("LOGKIT_SKIP_ROTEL").as_deref() == Ok("1") {
             eprintln!("skipped: rotel not installed and LOGKIT_SKIP_ROTEL=1");
@@ -176,15 +209,17 @@ fn records_and_spans_reach_rotel_with_the_ids_times_and_attributes_of_run_log() 
     let rotel = start_rotel(&bin, dir.path());
     let app = dir.path().join("app");
     std::fs::create_dir(&app).expect("app dir");
-    let mut c = common::child(NAME, &app);
+    let mut c = common::child(name, &app);
     c.env("LOG_OTLP", format!("http://127.0.0.1:{}", rotel.port))
+        .env("LOG_OTLP_PROTOCOL", protocol)
+        .env_remove("OTEL_EXPORTER_OTLP_PROTOCOL")
         .env("LOG_LEVEL", "debug")
         .env("OTEL_SERVICE_NAME", "logkit-e2e")
         .env("OTEL_RESOURCE_ATTRIBUTES", "deployment.environment=test");
     let out = common::run(c);
     common::assert_success(&out);
     let stderr = String::from_utf8_lossy(&out.stderr);
-    assert!(!stderr.contains("logkit: otlp"), "no export error:\n{stderr}");
+    assert!(!stderr.contains("logkit: otlp"), "no export error ({protocol}):\n{stderr}");
 
     let local = common::read_jsonl(&app.join("run.log"));
     let want_logs: Vec<&Value> = local
@@ -248,6 +283,13 @@ fn records_and_spans_reach_rotel_with_the_ids_times_and_attributes_of_run_log() 
         "typed attributes"
     );
     assert_eq!(by_body["a debug record"]["attributes"]["n"], -7);
+    if protocol == "http/json" {
+        let odd = &by_body["odd values"]["attributes"];
+        assert_eq!((&odd["ratio"], &odd["big"]), (&serde_json::json!("NaN"), &serde_json::json!(u64::MAX.to_string())));
+        assert_eq!(odd["min"], i64::MIN);
+        #[cfg(feature = "serde")]
+        assert_eq!(odd["nested"], serde_json::json!({"a": [1, "x"], "b": {"c": true}}));
+    }
 
     let by_id: HashMap<&str, &Value> = spans.iter().map(|s| (s["span_id"].as_str().unwrap(), s)).collect();
     for end in &want_spans {

@@ -15,13 +15,15 @@ def value(av):
         return v
     if isinstance(v, bytes):
         return v.hex()
-    values = getattr(v, "values", None)
-    if values is not None:
-        items = list(values)
-        if items and hasattr(items[0], "key"):
-            return {kv.key: value(kv.value) for kv in items}
-        return [value(x) for x in items]
-    return repr(v)
+    # rotel's KeyValueList and ArrayValue are iterables of KeyValue / AnyValue (they
+    # have no `values` attribute).
+    try:
+        items = list(v)
+    except TypeError:
+        return repr(v)
+    if type(v).__name__ == "KeyValueList":
+        return {kv.key: value(kv.value) for kv in items}
+    return [value(x) for x in items]
 
 
 def attrs(kvs):

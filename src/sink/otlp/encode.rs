@@ -1,5 +1,6 @@
-//! Compact records → OTLP protobuf (`ExportLogsServiceRequest`,
-//! `ExportTraceServiceRequest`), per the OpenTelemetry logs and traces data models.
+//! Compact records → OTLP requests (`ExportLogsServiceRequest`,
+//! `ExportTraceServiceRequest`), per the OpenTelemetry logs and traces data models, in
+//! protobuf (here) or OTLP/JSON (`json`).
 //!
 //! - A record → a `LogRecord`: its timestamp, the time the exporter saw it
 //!   (`observed_time_unix_nano`), severity number and text (trace 1, debug 5, info 9,
@@ -19,6 +20,7 @@
 
 use super::json_value::Json;
 use super::pb;
+use super::Protocol;
 use crate::callsite::Callsite;
 use crate::level::Level;
 use crate::record::{FieldValue, RecordView};
@@ -99,7 +101,7 @@ impl Scopes {
 
     /// The `ScopeLogs` / `ScopeSpans` messages (field 2 of the resource message), each
     /// with the scope (field 1) and the encoded items (field 2 of the scope message).
-    fn write(&self, out: &mut Vec<u8>) {
+    fn write_pb(&self, out: &mut Vec<u8>) {
         for (name, body) in self.names.iter().zip(&self.bodies) {
             if body.is_empty() {
                 continue;
@@ -115,6 +117,7 @@ impl Scopes {
 /// One batch of records on its way to a collector.
 #[derive(Debug, Default)]
 pub(crate) struct Batch {
+    protocol: Protocol,
     logs: Scopes,
     spans: Scopes,
     pub(crate) log_count: usize,
@@ -122,6 +125,11 @@ pub(crate) struct Batch {
 }
 
 impl Batch {
+    /// An empty batch whose requests are encoded for `protocol`.
+    pub(crate) fn new(protocol: Protocol) -> Batch {
+        Batch { protocol, ..Batch::default() }
+    }
+
     pub(crate) fn is_empty(&self) -> bool {
         self.log_count == 0 && self.span_count == 0
     }
@@ -149,25 +157,34 @@ impl Batch {
             Kind::SpanStart => false,
             Kind::SpanEnd => {
                 let body = self.spans.body(rec.target);
-                pb::message(body, 2, |o| write_span(o, rec, redact));
+                match self.protocol {
+                    Protocol::Protobuf => pb::message(body, 2, |o| write_span(o, rec, redact)),
+                    Protocol::Json => json::span(body, rec, redact),
+                }
                 self.span_count += 1;
                 true
             }
             Kind::Log => {
                 let body = self.logs.body(rec.target);
-                pb::message(body, 2, |o| write_log(o, rec, redact, observed_ns));
+                match self.protocol {
+                    Protocol::Protobuf => pb::message(body, 2, |o| write_log(o, rec, redact, observed_ns)),
+                    Protocol::Json => json::log(body, rec, redact, observed_ns),
+                }
                 self.log_count += 1;
                 true
             }
         }
     }
 
-    /// `ExportLogsServiceRequest` with `resource` (an encoded `Resource` body), or
-    /// nothing when the batch has no log records.
+    /// `ExportLogsServiceRequest` with `resource` (an encoded `Resource` body, see
+    /// [`resource`]), or nothing when the batch has no log records.
     pub(crate) fn logs_request(&self, resource: &[u8], out: &mut Vec<u8>) {
         out.clear();
         if self.log_count > 0 {
-            request(out, resource, &self.logs);
+            match self.protocol {
+                Protocol::Protobuf => request(out, resource, &self.logs),
+                Protocol::Json => json::request(out, &json::LOGS, resource, &self.logs),
+            }
         }
     }
 
@@ -175,7 +192,10 @@ impl Batch {
     pub(crate) fn traces_request(&self, resource: &[u8], out: &mut Vec<u8>) {
         out.clear();
         if self.span_count > 0 {
-            request(out, resource, &self.spans);
+            match self.protocol {
+                Protocol::Protobuf => request(out, resource, &self.spans),
+                Protocol::Json => json::request(out, &json::SPANS, resource, &self.spans),
+            }
         }
     }
 }
@@ -184,15 +204,21 @@ impl Batch {
 fn request(out: &mut Vec<u8>, resource: &[u8], scopes: &Scopes) {
     pb::message(out, 1, |o| {
         pb::message(o, 1, |o| o.extend_from_slice(resource));
-        scopes.write(o);
+        scopes.write_pb(o);
     });
 }
 
-/// An encoded `Resource` body: `attributes` (field 1).
-pub(crate) fn resource(attributes: &[(String, String)]) -> Vec<u8> {
+/// An encoded `Resource` body for `protocol`: its `attributes` (field 1; in JSON the
+/// members of the resource object).
+pub(crate) fn resource(protocol: Protocol, attributes: &[(String, String)]) -> Vec<u8> {
     let mut out = Vec::new();
-    for (k, v) in attributes {
-        key_value(&mut out, 1, k, |o| pb::bytes(o, 1, v.as_bytes()));
+    match protocol {
+        Protocol::Protobuf => {
+            for (k, v) in attributes {
+                key_value(&mut out, 1, k, |o| pb::bytes(o, 1, v.as_bytes()));
+            }
+        }
+        Protocol::Json => json::resource(&mut out, attributes),
     }
     out
 }
@@ -337,60 +363,72 @@ fn write_log(out: &mut Vec<u8>, rec: &RecordView<'_>, redact: &Redactor, observe
     pb::fixed64(out, 11, observed_ns);
 }
 
+/// What a span's `END` record says about the span, for either encoding.
+struct SpanEnd<'a> {
+    ids: Ids,
+    name: &'a str,
+    start: u64,
+    end: u64,
+    /// `Some` for `status="error"`.
+    error: Option<Exception>,
+}
+
+impl<'a> SpanEnd<'a> {
+    fn of(rec: &RecordView<'a>) -> SpanEnd<'a> {
+        let mut ids = Ids::default();
+        let (mut name, mut dur_ms, mut exc, mut failed) = ("", 0.0f64, None, false);
+        for (k, v) in rec.fields() {
+            match (k, v) {
+                ("span", FieldValue::Str(s)) => name = s,
+                ("dur_ms", FieldValue::F64(d)) => dur_ms = d,
+                ("status", v) => failed = v == FieldValue::Str("error"),
+                ("exc_info", FieldValue::Json(j)) => exc = Some(j),
+                _ => {}
+            }
+        }
+        for (k, v) in rec.context() {
+            take_id(&mut ids, k, &v);
+        }
+        let end = rec.timestamp_ns;
+        let start = end.saturating_sub((dur_ms.max(0.0) * 1e6).round() as u64);
+        SpanEnd { ids, name, start, end, error: failed.then(|| Exception::from_exc_info(exc)) }
+    }
+}
+
+/// A span's attributes: its bound context but the ids, then its own fields but the
+/// ones its `END` record adds.
+fn span_attributes<'a>(rec: &RecordView<'a>) -> impl Iterator<Item = (&'a str, FieldValue<&'a str>)> {
+    let context = rec.context().filter(|(k, _)| !matches!(*k, "trace_id" | "span_id" | "parent_span_id"));
+    let fields = rec.fields().filter(|(k, _)| !matches!(*k, "span" | "dur_ms" | "status" | "exc_info"));
+    context.chain(fields)
+}
+
 /// A `Span` body from a span's `END` record.
 fn write_span(out: &mut Vec<u8>, rec: &RecordView<'_>, redact: &Redactor) {
-    let mut ids = Ids::default();
-    let (mut name, mut dur_ms, mut exc) = ("", 0.0f64, None);
-    for (k, v) in rec.fields() {
-        match (k, v) {
-            ("span", FieldValue::Str(s)) => name = s,
-            ("dur_ms", FieldValue::F64(d)) => dur_ms = d,
-            ("status", _) => {}
-            ("exc_info", FieldValue::Json(j)) => exc = Some(j),
-            _ => {}
-        }
-    }
-    for (k, v) in rec.context() {
-        take_id(&mut ids, k, &v);
-    }
-    let end = rec.timestamp_ns;
-    let start = end.saturating_sub((dur_ms.max(0.0) * 1e6).round() as u64);
-    if let Some(t) = ids.trace {
+    let sp = SpanEnd::of(rec);
+    if let Some(t) = sp.ids.trace {
         pb::bytes(out, 1, &t);
     }
-    if let Some(s) = ids.span {
+    if let Some(s) = sp.ids.span {
         pb::bytes(out, 2, &s);
     }
-    if let Some(p) = ids.parent {
+    if let Some(p) = sp.ids.parent {
         pb::bytes(out, 4, &p);
     }
-    pb::bytes(out, 5, name.as_bytes());
+    pb::bytes(out, 5, sp.name.as_bytes());
     pb::uint(out, 6, SPAN_KIND_INTERNAL);
-    pb::fixed64(out, 7, start);
-    pb::fixed64(out, 8, end);
-    for (k, v) in rec.context() {
-        if !matches!(k, "trace_id" | "span_id" | "parent_span_id") {
-            attribute(out, 9, k, v, redact);
-        }
+    pb::fixed64(out, 7, sp.start);
+    pb::fixed64(out, 8, sp.end);
+    for (k, v) in span_attributes(rec) {
+        attribute(out, 9, k, v, redact);
     }
-    for (k, v) in rec.fields() {
-        if !matches!(k, "span" | "dur_ms" | "status" | "exc_info") {
-            attribute(out, 9, k, v, redact);
-        }
-    }
-    let failed = rec.fields().any(|(k, v)| k == "status" && v == FieldValue::Str("error"));
-    if !failed {
-        return;
-    }
-    let exc = Exception::from_exc_info(exc);
+    let Some(exc) = sp.error else { return };
     // Span.events (11): one `exception` event at the span's end.
     pb::message(out, 11, |o| {
-        pb::fixed64(o, 1, end);
+        pb::fixed64(o, 1, sp.end);
         pb::bytes(o, 2, b"exception");
-        key_value(o, 3, "exception.type", |o| pb::bytes(o, 1, exc.kind.as_bytes()));
-        key_value(o, 3, "exception.message", |o| pb::bytes(o, 1, exc.message.as_bytes()));
-        if !exc.stacktrace.is_empty() {
-            key_value(o, 3, "exception.stacktrace", |o| pb::bytes(o, 1, exc.stacktrace.as_bytes()));
+        for (k, v) in exc.attributes() {
+            key_value(o, 3, k, |o| pb::bytes(o, 1, v.as_bytes()));
         }
     });
     // Span.status (15): message 2, code 3.
@@ -410,6 +448,17 @@ pub(crate) struct Exception {
 }
 
 impl Exception {
+    /// The `exception` event's attributes (no `exception.stacktrace` when there is none).
+    fn attributes(&self) -> impl Iterator<Item = (&'static str, &str)> {
+        [
+            ("exception.type", self.kind.as_str()),
+            ("exception.message", self.message.as_str()),
+            ("exception.stacktrace", self.stacktrace.as_str()),
+        ]
+        .into_iter()
+        .filter(|(k, v)| *k != "exception.stacktrace" || !v.is_empty())
+    }
+
     pub(crate) fn from_exc_info(exc: Option<&str>) -> Exception {
         let tree = exc.and_then(Json::parse);
         let text = |k: &str| tree.as_ref().and_then(|t| t.get(k)).and_then(Json::as_str).unwrap_or("");
@@ -442,5 +491,6 @@ impl Exception {
     }
 }
 
+mod json;
 #[cfg(test)]
 mod tests;

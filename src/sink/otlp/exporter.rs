@@ -5,7 +5,8 @@
 //! batch that would take the queue past [`MAX_QUEUED_BYTES`] is counted as lost
 //! instead. The `logkit-otlp` thread encodes records into OTLP requests of at most
 //! [`MAX_BATCH_RECORDS`] records or [`MAX_BATCH_BYTES`], or whatever came within
-//! [`BATCH_DELAY`], gzips them and POSTs them with retries:
+//! [`BATCH_DELAY`], in protobuf or OTLP/JSON (`LOG_OTLP_PROTOCOL`), gzips them and
+//! POSTs them with retries:
 //!
 //! - retried: transport errors (refused, reset, timed out) and 429 / 502 / 503 / 504,
 //!   at most [`MAX_ATTEMPTS`] times, with exponential backoff from
@@ -314,7 +315,8 @@ impl Thread {
             .user_agent(concat!("logkit/", env!("CARGO_PKG_VERSION")))
             .build()
             .into();
-        let resource = super::encode::resource(&cfg.resource);
+        let resource = super::encode::resource(cfg.protocol, &cfg.resource);
+        let batch = Batch::new(cfg.protocol);
         Thread {
             cfg,
             redact,
@@ -322,7 +324,7 @@ impl Thread {
             spare,
             shared,
             agent,
-            batch: Batch::default(),
+            batch,
             in_batch: 0,
             first_at: None,
             resource,
@@ -459,8 +461,11 @@ impl Thread {
     }
 
     fn post(&self, url: &str, gz: &[u8]) -> Result<(), Failure> {
-        let mut req =
-            self.agent.post(url).header("content-type", "application/x-protobuf").header("content-encoding", "gzip");
+        let mut req = self
+            .agent
+            .post(url)
+            .header("content-type", self.cfg.protocol.content_type())
+            .header("content-encoding", "gzip");
         for (k, v) in &self.cfg.headers {
             req = req.header(k.as_str(), v.as_str());
         }

@@ -1,6 +1,6 @@
 //! The OTLP exporter (feature `otlp`): records as OTLP log records and spans as OTLP
-//! spans, over OTLP/HTTP (protobuf, gzip) to an OpenTelemetry collector, on a thread of
-//! its own. The local file stays the source of truth: the exporter gets a copy of
+//! spans, over OTLP/HTTP (protobuf or JSON, gzip) to an OpenTelemetry collector, on a
+//! thread of its own. The local file stays the source of truth: the exporter gets a copy of
 //! what the writer collected and can never slow the application (see `exporter`).
 //!
 //! Configuration, as the OpenTelemetry specification defines the standard variables:
@@ -12,7 +12,7 @@
 //! | `OTEL_EXPORTER_OTLP_LOGS_ENDPOINT`, `OTEL_EXPORTER_OTLP_TRACES_ENDPOINT` | full URLs per signal (used as given) |
 //! | `OTEL_EXPORTER_OTLP_HEADERS` | `key=value,...` (values percent-decoded), sent with every request |
 //! | `OTEL_EXPORTER_OTLP_TIMEOUT` | per-request timeout in milliseconds (default 10000) |
-//! | `LOG_OTLP_PROTOCOL`, `OTEL_EXPORTER_OTLP_PROTOCOL` | `http/protobuf` (the default and the only one built so far) |
+//! | `LOG_OTLP_PROTOCOL`, `OTEL_EXPORTER_OTLP_PROTOCOL` | `http/protobuf` (the default) or `http/json` (OTLP/JSON: ids as hex, 64-bit integers as strings, enums as numbers); `grpc` is not supported. `LOG_OTLP_PROTOCOL` wins |
 //! | `OTEL_SERVICE_NAME` | `service.name` (else `service.name` from the attributes, else the executable's name) |
 //! | `OTEL_RESOURCE_ATTRIBUTES` | `key=value,...` resource attributes (values percent-decoded) |
 
@@ -36,6 +36,27 @@ pub(crate) struct OtlpConfig {
     pub(crate) headers: Vec<(String, String)>,
     pub(crate) timeout: Duration,
     pub(crate) resource: Vec<(String, String)>,
+    pub(crate) protocol: Protocol,
+}
+
+/// The body encoding of OTLP/HTTP requests.
+#[derive(Clone, Copy, Debug, Default, PartialEq, Eq)]
+pub(crate) enum Protocol {
+    /// `http/protobuf`: binary protobuf, `application/x-protobuf`.
+    #[default]
+    Protobuf,
+    /// `http/json`: the OTLP/JSON encoding, `application/json`.
+    Json,
+}
+
+impl Protocol {
+    /// The `content-type` of a request body.
+    pub(crate) fn content_type(self) -> &'static str {
+        match self {
+            Protocol::Protobuf => "application/x-protobuf",
+            Protocol::Json => "application/json",
+        }
+    }
 }
 
 fn var(name: &str) -> Option<String> {
@@ -51,14 +72,19 @@ pub(crate) fn check_url(url: &str) -> Result<(), &'static str> {
     }
 }
 
+/// Reads a protocol name (`OTEL_EXPORTER_OTLP_PROTOCOL`'s values).
+pub(crate) fn parse_protocol(p: &str) -> Result<Protocol, &'static str> {
+    match p.trim() {
+        "http/protobuf" => Ok(Protocol::Protobuf),
+        "http/json" => Ok(Protocol::Json),
+        "grpc" => Err("grpc is not supported; use http/protobuf or http/json (port 4318)"),
+        _ => Err("expected http/protobuf or http/json"),
+    }
+}
+
 /// Checks a protocol name.
 pub(crate) fn check_protocol(p: &str) -> Result<(), &'static str> {
-    match p.trim() {
-        "http/protobuf" => Ok(()),
-        "http/json" => Err("http/json is not built yet; use http/protobuf"),
-        "grpc" => Err("grpc is not supported; use http/protobuf (port 4318)"),
-        _ => Err("expected http/protobuf"),
-    }
+    parse_protocol(p).map(drop)
 }
 
 /// `key=value,...` with percent-decoded values (the W3C baggage format the
@@ -118,9 +144,10 @@ impl OtlpConfig {
         };
         let logs_url = signal("OTEL_EXPORTER_OTLP_LOGS_ENDPOINT", "/v1/logs")?;
         let traces_url = signal("OTEL_EXPORTER_OTLP_TRACES_ENDPOINT", "/v1/traces")?;
+        let mut protocol = Protocol::Protobuf;
         for name in ["LOG_OTLP_PROTOCOL", "OTEL_EXPORTER_OTLP_PROTOCOL"] {
             if let Some(p) = var(name) {
-                check_protocol(&p).map_err(|r| ConfigError::invalid(Origin::Env(name), &p, r))?;
+                protocol = parse_protocol(&p).map_err(|r| ConfigError::invalid(Origin::Env(name), &p, r))?;
                 break;
             }
         }
@@ -145,7 +172,7 @@ impl OtlpConfig {
             Some(a) => parse_pairs("OTEL_RESOURCE_ATTRIBUTES", &a)?,
             None => Vec::new(),
         };
-        Ok(Some(OtlpConfig { logs_url, traces_url, headers, timeout, resource: resource(extra) }))
+        Ok(Some(OtlpConfig { logs_url, traces_url, headers, timeout, resource: resource(extra), protocol }))
     }
 }
 
@@ -209,14 +236,17 @@ mod tests {
     }
 
     #[test]
-    fn an_endpoint_must_be_an_http_url_and_the_protocol_protobuf() {
+    fn an_endpoint_must_be_an_http_url_and_the_protocol_protobuf_or_json() {
         assert!(check_url("http://127.0.0.1:4318").is_ok());
         assert!(check_url("https://collector.example:4318/").is_ok());
         for bad in ["127.0.0.1:4318", "ftp://x", "http://", "http:// x"] {
             assert!(check_url(bad).is_err(), "{bad}");
         }
-        assert!(check_protocol("http/protobuf").is_ok());
-        assert!(check_protocol("grpc").is_err());
+        assert_eq!(parse_protocol("http/protobuf"), Ok(Protocol::Protobuf));
+        assert_eq!(parse_protocol(" http/json "), Ok(Protocol::Json));
+        for bad in ["grpc", "json", "http/JSON", "http/proto"] {
+            assert!(parse_protocol(bad).is_err(), "{bad}");
+        }
     }
 
     #[test]

@@ -78,7 +78,7 @@ fn a_record_becomes_a_log_record_with_ids_as_bytes_severity_and_typed_attributes
     );
     let batch = batch_of(&[buf]);
     assert_eq!((batch.log_count, batch.span_count), (1, 0));
-    let resource = resource(&[("service.name".to_owned(), "svc".to_owned())]);
+    let resource = resource(Protocol::Protobuf, &[("service.name".to_owned(), "svc".to_owned())]);
     let mut out = Vec::new();
     batch.logs_request(&resource, &mut out);
     let req = ExportLogsServiceRequest::decode(&out[..]).expect("a valid ExportLogsServiceRequest");
@@ -206,4 +206,137 @@ fn a_batch_larger_than_a_one_byte_length_still_decodes() {
 
 fn hex(b: &[u8]) -> String {
     b.iter().map(|x| format!("{x:02x}")).collect()
+}
+
+/// The rich record of the log test, a span and a failed span, in one batch per protocol.
+fn mixed_batch(protocol: Protocol) -> Batch {
+    let rec = record(
+        Level::Warn,
+        1_700_000_000_123_456_789,
+        "app::orders",
+        "order \"filled\"\n",
+        &[("trace_id", V::s(TRACE)), ("span_id", V::s(SPAN)), ("user", V::s("u1"))],
+        &[
+            ("order_id", V::I64(-42)),
+            ("big", V::U64(u64::MAX)),
+            ("max", V::I64(i64::MAX)),
+            ("price", V::F64(1.5)),
+            ("tiny", V::F64(-1e-300)),
+            ("ok", V::Bool(false)),
+            ("password", V::s("hunter2")),
+            ("nested", V::Json(r#"{"a":[1,"x",{"b":null}],"password":"p","e":[]}"#.to_owned())),
+            ("nothing", V::Null),
+        ],
+    );
+    let ctx = [("trace_id", V::s(TRACE)), ("span_id", V::s(SPAN)), ("parent_span_id", V::s(PARENT))];
+    let mut b = Batch::new(protocol);
+    for buf in [rec, end_record(10_000_000_000, false, 2.5, &ctx), end_record(5_000, true, 0.001, &ctx[..2])] {
+        for r in crate::record::view::records(&buf) {
+            b.add(&r, &redactor(), 999);
+        }
+    }
+    b
+}
+
+fn service() -> Vec<(String, String)> {
+    vec![("service.name".to_owned(), "svc \u{e9}".to_owned()), ("process.pid".to_owned(), "7".to_owned())]
+}
+
+#[test]
+fn http_json_requests_decode_to_the_same_messages_as_the_protobuf_ones() {
+    let (pb_batch, json_batch) = (mixed_batch(Protocol::Protobuf), mixed_batch(Protocol::Json));
+    let (pb_res, json_res) = (resource(Protocol::Protobuf, &service()), resource(Protocol::Json, &service()));
+    let (mut pb_out, mut json_out) = (Vec::new(), Vec::new());
+
+    pb_batch.logs_request(&pb_res, &mut pb_out);
+    json_batch.logs_request(&json_res, &mut json_out);
+    let want = ExportLogsServiceRequest::decode(&pb_out[..]).expect("protobuf decodes");
+    let got: ExportLogsServiceRequest = serde_json::from_slice(&json_out)
+        .unwrap_or_else(|e| panic!("OTLP/JSON logs decode: {e}\n{}", String::from_utf8_lossy(&json_out)));
+    assert_eq!(got, want);
+    assert_eq!(got.resource_logs[0].scope_logs[0].log_records.len(), 1);
+
+    pb_batch.traces_request(&pb_res, &mut pb_out);
+    json_batch.traces_request(&json_res, &mut json_out);
+    let want = ExportTraceServiceRequest::decode(&pb_out[..]).expect("protobuf decodes");
+    let got: ExportTraceServiceRequest = serde_json::from_slice(&json_out)
+        .unwrap_or_else(|e| panic!("OTLP/JSON traces decode: {e}\n{}", String::from_utf8_lossy(&json_out)));
+    assert_eq!(got, want);
+    let spans = &got.resource_spans[0].scope_spans[0].spans;
+    assert_eq!(spans.len(), 2);
+    assert_eq!(spans[1].status.as_ref().map(|s| s.code), Some(2), "the failed span");
+}
+
+#[test]
+fn http_json_writes_ids_as_hex_64_bit_integers_as_strings_and_enums_as_numbers() {
+    let batch = mixed_batch(Protocol::Json);
+    let mut out = Vec::new();
+    batch.logs_request(&resource(Protocol::Json, &service()), &mut out);
+    let v: serde_json::Value = serde_json::from_slice(&out).expect("JSON");
+    let rl = &v["resourceLogs"][0];
+    assert_eq!(
+        rl["resource"]["attributes"][0],
+        serde_json::json!({"key":"service.name","value":{"stringValue":"svc é"}})
+    );
+    assert_eq!(rl["scopeLogs"][0]["scope"]["name"], "app::orders");
+    let lr = &rl["scopeLogs"][0]["logRecords"][0];
+    assert_eq!(lr["timeUnixNano"], "1700000000123456789", "fixed64 as a string");
+    assert_eq!(lr["observedTimeUnixNano"], "999");
+    assert_eq!(lr["severityNumber"], 13, "an enum as its number");
+    assert_eq!(lr["severityText"], "warning");
+    assert_eq!(lr["traceId"], TRACE, "ids in hex");
+    assert_eq!(lr["spanId"], SPAN);
+    assert_eq!(lr["body"]["stringValue"], "order \"filled\"\n");
+    let a = |i: usize| &lr["attributes"][i]["value"];
+    assert_eq!(a(0), &serde_json::json!({"stringValue":"u1"}));
+    assert_eq!(a(1), &serde_json::json!({"intValue":"-42"}), "int64 as a string");
+    assert_eq!(a(2), &serde_json::json!({"stringValue":"18446744073709551615"}));
+    assert_eq!(a(3), &serde_json::json!({"intValue":"9223372036854775807"}));
+    assert_eq!(a(4), &serde_json::json!({"doubleValue":1.5}), "a double as a number");
+    assert_eq!(a(6), &serde_json::json!({"boolValue":false}));
+    assert_eq!(a(7), &serde_json::json!({"stringValue":"***"}));
+    assert_eq!(
+        a(8),
+        &serde_json::json!({"kvlistValue":{"values":[
+            {"key":"a","value":{"arrayValue":{"values":[{"intValue":"1"},{"stringValue":"x"},
+                {"kvlistValue":{"values":[{"key":"b","value":{}}]}}]}}},
+            {"key":"password","value":{"stringValue":"***"}},
+            {"key":"e","value":{"arrayValue":{"values":[]}}}]}})
+    );
+    assert_eq!(a(9), &serde_json::json!({}), "null is an empty AnyValue");
+
+    batch.traces_request(&[], &mut out);
+    let v: serde_json::Value = serde_json::from_slice(&out).expect("JSON");
+    assert_eq!(v["resourceSpans"][0]["resource"], serde_json::json!({}), "no attributes: an empty resource");
+    let spans = &v["resourceSpans"][0]["scopeSpans"][0]["spans"];
+    assert_eq!(spans[0]["parentSpanId"], PARENT);
+    assert_eq!(spans[0]["kind"], 1);
+    assert_eq!(spans[0]["startTimeUnixNano"], "9997500000");
+    assert_eq!(spans[0]["endTimeUnixNano"], "10000000000");
+    assert_eq!(spans[0]["attributes"], serde_json::json!([]));
+    assert!(spans[0].get("status").is_none() && spans[0].get("events").is_none(), "success: no status, no event");
+    assert_eq!(spans[1]["status"], serde_json::json!({"message":"disk full","code":2}));
+    assert_eq!(spans[1]["events"][0]["timeUnixNano"], "5000");
+}
+
+#[test]
+fn http_json_writes_non_finite_doubles_as_strings_that_strict_collectors_accept() {
+    let rec = record(
+        Level::Info,
+        1,
+        "t",
+        "m",
+        &[],
+        &[("a", V::F64(f64::NAN)), ("b", V::F64(f64::INFINITY)), ("c", V::F64(f64::NEG_INFINITY))],
+    );
+    let mut batch = Batch::new(Protocol::Json);
+    for r in crate::record::view::records(&rec) {
+        batch.add(&r, &redactor(), 1);
+    }
+    let mut out = Vec::new();
+    batch.logs_request(&[], &mut out);
+    let req: ExportLogsServiceRequest = serde_json::from_slice(&out)
+        .unwrap_or_else(|e| panic!("OTLP/JSON decodes: {e}\n{}", String::from_utf8_lossy(&out)));
+    let a = attrs(&req.resource_logs[0].scope_logs[0].log_records[0].attributes);
+    assert_eq!(a, [("a".to_owned(), s("NaN")), ("b".to_owned(), s("Infinity")), ("c".to_owned(), s("-Infinity"))]);
 }
