@@ -27,7 +27,7 @@ fn main() {
         let tp = logkit::traceparent().expect("inside a trace");
         match std::process::Command::new(&exe).arg(part).env("TRACEPARENT", &tp).status() {
             Ok(s) if s.success() => info!(part, "child done"),
-            Ok(s) => logkit::error!(part, status = %s, "child failed"),
+            Ok(s) => logkit::error!(part, exit_status = %s, "child failed"),
             Err(e) => logkit::error!(part, error = %e, "could not start child"),
         }
     }

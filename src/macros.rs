@@ -120,11 +120,26 @@ macro_rules! __field_name {
     };
 }
 
+/// A compile error at the call site when a field takes a key logkit writes itself
+/// (`level`, `trace_id`, `status`, ...; see `keys.rs`), saying why. Evaluated by the
+/// compiler: nothing of it is left in the compiled code. Not API.
+#[doc(hidden)]
+#[macro_export]
+macro_rules! __check_keys {
+    () => {};
+    ($($n:expr),+) => {
+        const _: () = if let ::core::option::Option::Some(m) = $crate::__private::reserved_key_error(&[$($n),+]) {
+            ::core::panic!("{}", m)
+        };
+    };
+}
+
 /// The expansion of every log macro. Not API.
 #[doc(hidden)]
 #[macro_export]
 macro_rules! __log_emit {
     ($lvl:expr, $tgt:expr, [$($n:expr),*] [$($v:expr),*] $msg:expr) => {{
+        $crate::__check_keys!($($n),*);
         static __LOGKIT_CALLSITE: $crate::__private::Callsite = $crate::__private::Callsite::new(
             $lvl,
             $tgt,
@@ -240,18 +255,22 @@ macro_rules! __capture_start {
 #[macro_export]
 macro_rules! __ctx_munch {
     // ---- done
-    (@trace ($trace:expr) [$($n:expr),*] [$($v:expr),*]) => {
+    (@trace ($trace:expr) [$($n:expr),*] [$($v:expr),*]) => {{
+        $crate::__check_keys!($($n),*);
         $crate::__private::new_context_with($trace, &[$($n),*], &[$(&$v as &dyn $crate::__private::Value),*])
-    };
-    (@none () [$($n:expr),*] [$($v:expr),*]) => {
+    }};
+    (@none () [$($n:expr),*] [$($v:expr),*]) => {{
+        $crate::__check_keys!($($n),*);
         $crate::__private::new_context(&[$($n),*], &[$(&$v as &dyn $crate::__private::Value),*])
-    };
+    }};
     (@span ($name:expr) [$($n:expr),*] [$($v:expr),*]) => {{
+        $crate::__check_keys!($($n),*);
         static __LOGKIT_SPAN_SITE: $crate::__private::SpanSite =
             $crate::__private::SpanSite::new(::core::module_path!(), &[$($n),*]);
         $crate::__private::span(&__LOGKIT_SPAN_SITE, $name, &[$(&$v as &dyn $crate::__private::Value),*])
     }};
     (@start ($name:expr) [$($n:expr),*] [$($v:expr),*]) => {{
+        $crate::__check_keys!($($n),*);
         static __LOGKIT_SPAN_SITE: $crate::__private::SpanSite =
             $crate::__private::SpanSite::new(::core::module_path!(), &[$($n),*]);
         $crate::__private::capture_start(&__LOGKIT_SPAN_SITE, $name, &[$(&$v as &dyn $crate::__private::Value),*])

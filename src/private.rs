@@ -5,6 +5,7 @@ use std::sync::atomic::{AtomicBool, Ordering};
 
 pub use crate::callsite::Callsite;
 pub use crate::context::IntoTraceContext;
+pub use crate::keys::reserved_key_error;
 pub use crate::level::Level;
 pub use crate::span::{outcome, CaptureStart, Captured, IntoSpanName, Outcome, Span, SpanSite, StaticName};
 pub use crate::value::{debug, display, Value};
