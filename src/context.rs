@@ -16,6 +16,7 @@ use std::task::{Context as TaskContext, Poll};
 use crate::id::{SpanId, TraceId, TraceParent};
 use crate::record::Encoder;
 use crate::record::ValueEncoder;
+use crate::span::SpanParent;
 use crate::span_state::SpanState;
 use crate::value::Value;
 
@@ -345,16 +346,16 @@ pub fn current_span_id() -> Option<SpanId> {
 }
 
 /// Opens a span frame: binds its id and keys. Returns (trace, span, parent).
-pub(crate) fn push_span(names: &[&str], values: &[&dyn Value]) -> (TraceId, SpanId, Option<SpanId>) {
-    push_span_with(|fields| encode_fields(fields, names, values))
+pub(crate) fn push_span(under: SpanParent, names: &[&str], values: &[&dyn Value]) -> (TraceId, SpanId, Option<SpanId>) {
+    push_span_with(under, |fields| encode_fields(fields, names, values))
 }
 
 /// [`push_span`] with keys encoded earlier by [`encode_values`].
-pub(crate) fn push_span_encoded(encoded: Option<&[u8]>) -> (TraceId, SpanId, Option<SpanId>) {
-    push_span_with(|fields| fields.extend_from_slice(encoded.unwrap_or(&[])))
+pub(crate) fn push_span_encoded(under: SpanParent, encoded: Option<&[u8]>) -> (TraceId, SpanId, Option<SpanId>) {
+    push_span_with(under, |fields| fields.extend_from_slice(encoded.unwrap_or(&[])))
 }
 
-fn push_span_with(encode: impl FnOnce(&mut Vec<u8>)) -> (TraceId, SpanId, Option<SpanId>) {
+fn push_span_with(under: SpanParent, encode: impl FnOnce(&mut Vec<u8>)) -> (TraceId, SpanId, Option<SpanId>) {
     let span_id = SpanId::random();
     with_current(|c| {
         let trace = match c.trace {
@@ -366,7 +367,11 @@ fn push_span_with(encode: impl FnOnce(&mut Vec<u8>)) -> (TraceId, SpanId, Option
                 t
             }
         };
-        let parent = c.current_span();
+        let parent = match under {
+            SpanParent::Current => c.current_span(),
+            SpanParent::Root => None,
+            SpanParent::Span(id) => Some(id),
+        };
         let fields_at = c.fields.len();
         encode(&mut c.fields);
         c.frames.push(Frame { span_id, parent, fields_at, state: None });
@@ -811,8 +816,8 @@ mod tests {
     #[test]
     fn a_new_context_rehomes_the_open_spans_as_roots_of_its_trace_with_their_keys() {
         new_context(None, &["old"], &[&1u8]);
-        let (_, outer, _) = push_span(&["o"], &[&2u8]);
-        let (_, inner, _) = push_span(&["i"], &[&3u8]);
+        let (_, outer, _) = push_span(SpanParent::Current, &["o"], &[&2u8]);
+        let (_, inner, _) = push_span(SpanParent::Current, &["i"], &[&3u8]);
         let second = new_context(None, &["new", "n2"], &[&4u8, &5u8]);
         assert_eq!(current_span_id(), Some(inner));
         assert_eq!(keys(), ["trace_id", "span_id", "parent_span_id", "new", "n2", "o", "i"]);
@@ -836,7 +841,7 @@ mod tests {
         let tp = TraceParent::parse("00-4bf92f3577b34da6a3ce929d0e0e4736-00f067aa0ba902b7-01").unwrap();
         let old = TraceParent::parse("00-0af7651916cd43dd8448eb211c80319c-b7ad6b7169203331-01").unwrap();
         new_context(old.into_trace_context().unwrap(), &[], &[]);
-        let (_, span, parent) = push_span(&[], &[]);
+        let (_, span, parent) = push_span(SpanParent::Current, &[], &[]);
         assert_eq!(parent, Some(old.parent_id));
         new_context(tp.into_trace_context().unwrap(), &[], &[]);
         assert_eq!(current_span_id(), Some(span));
@@ -847,9 +852,9 @@ mod tests {
     #[test]
     fn a_span_binds_its_id_parent_and_keys_until_it_closes() {
         let t = new_context(None, &["user"], &[&"u1"]);
-        let (t1, outer, none) = push_span(&["shard"], &[&3u8]);
+        let (t1, outer, none) = push_span(SpanParent::Current, &["shard"], &[&3u8]);
         assert_eq!((t1, none), (t, None));
-        let (_, inner, parent) = push_span(&[], &[]);
+        let (_, inner, parent) = push_span(SpanParent::Current, &[], &[]);
         assert_eq!(parent, Some(outer));
         assert_eq!(keys(), ["trace_id", "span_id", "parent_span_id", "user", "shard"]);
         assert_eq!(value_of("span_id"), Some(inner.to_string()));
@@ -865,8 +870,8 @@ mod tests {
     #[test]
     fn closing_an_outer_span_first_keeps_the_inner_one_open_with_its_keys() {
         new_context(None, &[], &[]);
-        let (_, outer, _) = push_span(&["o"], &[&1u8]);
-        let (_, inner, _) = push_span(&["i"], &[&2u8]);
+        let (_, outer, _) = push_span(SpanParent::Current, &["o"], &[&1u8]);
+        let (_, inner, _) = push_span(SpanParent::Current, &["i"], &[&2u8]);
         // The outer span's END carries its own keys, not the inner span's.
         pop_span(outer, |ctx, _| {
             let (_, _, fields) = ctx.expect("open");
@@ -882,7 +887,7 @@ mod tests {
     #[test]
     fn a_span_not_open_in_this_context_closes_without_its_frame() {
         new_context(None, &[], &[]);
-        let (_, id, _) = push_span(&[], &[]);
+        let (_, id, _) = push_span(SpanParent::Current, &[], &[]);
         let mut other = Current::default();
         let _in = Installed::new(&mut other);
         assert!(pop_span(id, |ctx, _| ctx.is_none()));
@@ -892,7 +897,7 @@ mod tests {
 
     #[test]
     fn a_first_span_outside_any_unit_starts_a_trace() {
-        let (t, _, parent) = push_span(&[], &[]);
+        let (t, _, parent) = push_span(SpanParent::Current, &[], &[]);
         assert_eq!((current_trace_id(), parent), (Some(t), None));
     }
 
@@ -900,7 +905,7 @@ mod tests {
     fn a_remote_parent_is_the_parent_of_the_first_span_and_traceparent_names_the_innermost() {
         let tp = TraceParent::parse("00-4bf92f3577b34da6a3ce929d0e0e4736-00f067aa0ba902b7-01").unwrap();
         new_context(tp.into_trace_context().unwrap(), &[], &[]);
-        let (t, id, parent) = push_span(&[], &[]);
+        let (t, id, parent) = push_span(SpanParent::Current, &[], &[]);
         assert_eq!((t, parent), (tp.trace_id, Some(tp.parent_id)));
         let out = traceparent().expect("in a trace");
         assert!(out.starts_with(&format!("00-{}-{}-", tp.trace_id, id)), "{out}");

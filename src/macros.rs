@@ -239,14 +239,25 @@ macro_rules! span {
     };
 }
 
+/// What `#[capture]` on a sync fn expands to: `(name, level, target, parent)` then the
+/// span's fields. A span given a level opens only when that level is enabled for its
+/// target (nothing else is evaluated otherwise). Not API.
+#[doc(hidden)]
+#[macro_export]
+macro_rules! __capture_span {
+    (($name:expr, $lvl:expr, $tgt:expr, $parent:expr) $(, $($rest:tt)*)?) => {
+        $crate::__ctx_munch!(@cspan ($name, $lvl, $tgt, $parent) [] [] $($($rest)*)?)
+    };
+}
+
 /// What `#[capture] async fn` expands to: evaluates and encodes the span's keys now
 /// (they may borrow the fn's arguments), returning a `CaptureStart` whose `wrap`
-/// makes the captured future. Not API.
+/// makes the captured future. Arguments as for `__capture_span!`. Not API.
 #[doc(hidden)]
 #[macro_export]
 macro_rules! __capture_start {
-    ($name:expr $(, $($rest:tt)*)?) => {
-        $crate::__ctx_munch!(@start ($crate::__private::IntoSpanName::into_span_name($name)) [] [] $($($rest)*)?)
+    (($name:expr, $lvl:expr, $tgt:expr, $parent:expr) $(, $($rest:tt)*)?) => {
+        $crate::__ctx_munch!(@cstart ($name, $lvl, $tgt, $parent) [] [] $($($rest)*)?)
     };
 }
 
@@ -269,11 +280,33 @@ macro_rules! __ctx_munch {
             $crate::__private::SpanSite::new(::core::module_path!(), &[$($n),*]);
         $crate::__private::span(&__LOGKIT_SPAN_SITE, $name, &[$(&$v as &dyn $crate::__private::Value),*])
     }};
-    (@start ($name:expr) [$($n:expr),*] [$($v:expr),*]) => {{
+    (@cspan ($name:expr, $lvl:expr, $tgt:expr, $parent:expr) [$($n:expr),*] [$($v:expr),*]) => {{
         $crate::__check_keys!($($n),*);
-        static __LOGKIT_SPAN_SITE: $crate::__private::SpanSite =
-            $crate::__private::SpanSite::new(::core::module_path!(), &[$($n),*]);
-        $crate::__private::capture_start(&__LOGKIT_SPAN_SITE, $name, &[$(&$v as &dyn $crate::__private::Value),*])
+        static __LOGKIT_SPAN_SITE: $crate::__private::SpanSite = $crate::__private::SpanSite::at($lvl, $tgt, &[$($n),*]);
+        if $crate::__private::span_enabled(&__LOGKIT_SPAN_SITE) {
+            $crate::__private::span_under(
+                &__LOGKIT_SPAN_SITE,
+                $crate::__private::IntoSpanName::into_span_name($name),
+                $parent,
+                &[$(&$v as &dyn $crate::__private::Value),*],
+            )
+        } else {
+            $crate::__private::Span::disabled()
+        }
+    }};
+    (@cstart ($name:expr, $lvl:expr, $tgt:expr, $parent:expr) [$($n:expr),*] [$($v:expr),*]) => {{
+        $crate::__check_keys!($($n),*);
+        static __LOGKIT_SPAN_SITE: $crate::__private::SpanSite = $crate::__private::SpanSite::at($lvl, $tgt, &[$($n),*]);
+        if $crate::__private::span_enabled(&__LOGKIT_SPAN_SITE) {
+            $crate::__private::capture_start(
+                &__LOGKIT_SPAN_SITE,
+                $crate::__private::IntoSpanName::into_span_name($name),
+                $parent,
+                &[$(&$v as &dyn $crate::__private::Value),*],
+            )
+        } else {
+            $crate::__private::CaptureStart::disabled()
+        }
     }};
     // ---- keys
     (@$m:ident ($($a:tt)*) [$($n:expr),*] [$($v:expr),*] $k:literal = % $val:expr $(, $($rest:tt)*)?) => {

@@ -7,7 +7,9 @@ pub use crate::callsite::Callsite;
 pub use crate::context::IntoTraceContext;
 pub use crate::keys::reserved_key_error;
 pub use crate::level::Level;
-pub use crate::span::{outcome, CaptureStart, Captured, IntoSpanName, Outcome, Span, SpanSite, StaticName};
+pub use crate::span::{
+    outcome, CaptureStart, Captured, IntoSpanName, IntoSpanParent, Outcome, Span, SpanParent, SpanSite, StaticName,
+};
 pub use crate::value::{debug, display, Value};
 pub use core::format_args;
 
@@ -83,13 +85,37 @@ fn start_for(cs: &'static Callsite) -> Option<&'static frontend::Frontend> {
 /// `span!`. Not API.
 pub fn span(site: &'static Site, name: std::borrow::Cow<'static, str>, values: &[&dyn Value]) -> Span {
     runtime::ensure_started();
-    Span::enter(site, name, values)
+    Span::enter(site, name, SpanParent::Current, values)
+}
+
+/// Whether a `#[capture]` span of `site` opens now (its level, when it was given
+/// one, is enabled for its target). Not API.
+#[inline]
+pub fn span_enabled(site: &'static Site) -> bool {
+    runtime::ensure_started();
+    site.enabled()
+}
+
+/// `#[capture]` on a sync fn. Not API.
+pub fn span_under(
+    site: &'static Site,
+    name: std::borrow::Cow<'static, str>,
+    under: SpanParent,
+    values: &[&dyn Value],
+) -> Span {
+    runtime::ensure_started();
+    Span::enter(site, name, under, values)
 }
 
 /// `#[capture] async fn`: the span's keys, encoded when the fn is called. Not API.
-pub fn capture_start(site: &'static Site, name: std::borrow::Cow<'static, str>, values: &[&dyn Value]) -> CaptureStart {
+pub fn capture_start(
+    site: &'static Site,
+    name: std::borrow::Cow<'static, str>,
+    under: SpanParent,
+    values: &[&dyn Value],
+) -> CaptureStart {
     runtime::ensure_started();
-    CaptureStart::new(site, name, values)
+    CaptureStart::new(site, name, under, values)
 }
 
 /// `new_context!`. Not API.

@@ -35,17 +35,102 @@ use crate::{clock, filter, frontend};
 pub struct SpanSite {
     target: &'static str,
     fields: &'static [&'static str],
+    /// The level of its `START` and of a successful `END` (a failed one is an ERROR).
+    level: Level,
+    /// Given a level (`#[capture(level = ..)]`): the span opens only when its level is
+    /// enabled for its target. A span without one always opens, so that a failure's
+    /// `END` (an ERROR) is written whatever the floor.
+    gated: bool,
 }
 
 impl SpanSite {
     #[doc(hidden)]
     pub const fn new(target: &'static str, fields: &'static [&'static str]) -> SpanSite {
-        SpanSite { target, fields }
+        SpanSite { target, fields, level: Level::Info, gated: false }
+    }
+
+    /// A site with the level `level` gives, else as [`SpanSite::new`].
+    #[doc(hidden)]
+    pub const fn at(level: Option<Level>, target: &'static str, fields: &'static [&'static str]) -> SpanSite {
+        match level {
+            Some(level) => SpanSite { target, fields, level, gated: true },
+            None => SpanSite::new(target, fields),
+        }
+    }
+
+    /// Whether a span of this site opens now (see `gated`).
+    pub(crate) fn enabled(&self) -> bool {
+        !self.gated || filter::enabled_dynamic(self.level, self.target)
     }
 }
 
-static START_CS: Callsite = Callsite::new(Level::Info, "logkit", file!(), line!(), &["span"]);
-static END_CS: Callsite = Callsite::new(Level::Info, "logkit", file!(), line!(), &["span", "dur_ms", "status"]);
+/// Where a span opens: under the current span (the default), as a root of the
+/// current trace, or under a given span (`#[capture(parent = ..)]`). Not API.
+#[doc(hidden)]
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum SpanParent {
+    /// The current span of this work unit (or the remote parent a `traceparent` named).
+    Current,
+    /// No parent: a root span of the current trace.
+    Root,
+    /// This span, of the current trace.
+    Span(SpanId),
+}
+
+/// What `#[capture(parent = ..)]` takes: a [`SpanId`], an `Option<SpanId>` (`None`: a
+/// root span of the current trace), a `&Span` or a [`CurrentSpan`]. A closed or disabled span as the parent means the current span.
+pub trait IntoSpanParent {
+    /// Where the span opens.
+    #[doc(hidden)]
+    fn into_span_parent(self) -> SpanParent;
+}
+
+impl IntoSpanParent for SpanId {
+    fn into_span_parent(self) -> SpanParent {
+        SpanParent::Span(self)
+    }
+}
+
+impl IntoSpanParent for Option<SpanId> {
+    fn into_span_parent(self) -> SpanParent {
+        self.map_or(SpanParent::Root, SpanParent::Span)
+    }
+}
+
+impl IntoSpanParent for &Span {
+    fn into_span_parent(self) -> SpanParent {
+        self.id().map_or(SpanParent::Current, SpanParent::Span)
+    }
+}
+
+impl IntoSpanParent for CurrentSpan {
+    fn into_span_parent(self) -> SpanParent {
+        self.id.map_or(SpanParent::Current, SpanParent::Span)
+    }
+}
+
+impl IntoSpanParent for SpanParent {
+    fn into_span_parent(self) -> SpanParent {
+        self
+    }
+}
+
+/// The `START` and successful `END` call sites, one per level (indexed by `level as
+/// usize - 1`): the writer renders a record's level from its call site.
+static START_CS: [Callsite; 5] = [
+    Callsite::new(Level::Error, "logkit", file!(), line!(), &["span"]),
+    Callsite::new(Level::Warn, "logkit", file!(), line!(), &["span"]),
+    Callsite::new(Level::Info, "logkit", file!(), line!(), &["span"]),
+    Callsite::new(Level::Debug, "logkit", file!(), line!(), &["span"]),
+    Callsite::new(Level::Trace, "logkit", file!(), line!(), &["span"]),
+];
+static END_CS: [Callsite; 5] = [
+    Callsite::new(Level::Error, "logkit", file!(), line!(), &["span", "dur_ms", "status"]),
+    Callsite::new(Level::Warn, "logkit", file!(), line!(), &["span", "dur_ms", "status"]),
+    Callsite::new(Level::Info, "logkit", file!(), line!(), &["span", "dur_ms", "status"]),
+    Callsite::new(Level::Debug, "logkit", file!(), line!(), &["span", "dur_ms", "status"]),
+    Callsite::new(Level::Trace, "logkit", file!(), line!(), &["span", "dur_ms", "status"]),
+];
 static END_ERR_CS: Callsite =
     Callsite::new(Level::Error, "logkit", file!(), line!(), &["span", "dur_ms", "status", "exc_info"]);
 
@@ -53,7 +138,7 @@ static END_ERR_CS: Callsite =
 /// those spans).
 #[cfg(feature = "otlp")]
 pub(crate) fn is_end_callsite(cs: &'static Callsite) -> bool {
-    std::ptr::eq(cs, &END_CS) || std::ptr::eq(cs, &END_ERR_CS)
+    END_CS.iter().any(|c| std::ptr::eq(cs, c)) || std::ptr::eq(cs, &END_ERR_CS)
 }
 
 /// The call site of an `END` record, for the exporter's tests.
@@ -62,14 +147,14 @@ pub(crate) fn end_callsite(failed: bool) -> &'static Callsite {
     if failed {
         &END_ERR_CS
     } else {
-        &END_CS
+        &END_CS[Level::Info as usize - 1]
     }
 }
 
 /// Whether `cs` is the call site of a span's `START` record.
 #[cfg(feature = "otlp")]
 pub(crate) fn is_start_callsite(cs: &'static Callsite) -> bool {
-    std::ptr::eq(cs, &START_CS)
+    START_CS.iter().any(|c| std::ptr::eq(cs, c))
 }
 
 /// The name of a span: a literal is borrowed, a computed name owned.
@@ -143,9 +228,9 @@ pub(crate) fn set_span_start(on: bool) {
 }
 
 impl Open {
-    fn enter(site: &'static SpanSite, name: SpanName, values: &[&dyn Value]) -> Open {
+    fn enter(site: &'static SpanSite, name: SpanName, under: SpanParent, values: &[&dyn Value]) -> Open {
         clear_stale_panic();
-        let (trace, id, parent) = context::push_span(site.fields, values);
+        let (trace, id, parent) = context::push_span(under, site.fields, values);
         let open = Open { site, name, trace, id, parent, start: clock::now(), outcome: None };
         open.log_start();
         open
@@ -155,16 +240,17 @@ impl Open {
     /// the span's start time; filtered like its `END` (INFO, the span's target, the
     /// span's trace for sampling).
     fn log_start(&self) {
+        let level = self.site.level;
         let on = SPAN_START.load(Ordering::Relaxed)
-            && filter::enabled_dynamic(Level::Info, self.site.target)
-            && filter::sampled_in(Level::Info, self.trace);
+            && filter::enabled_dynamic(level, self.site.target)
+            && filter::sampled_in(level, self.trace);
         if !on {
             return;
         }
         let Some(fe) = frontend::get() else { return };
         let (target, name, ts) = (self.site.target, &*self.name, self.start);
         fe.write(&mut |buf| {
-            let mut enc = Encoder::begin(buf, Level::Info, HAS_TARGET | HAS_MESSAGE, Some(&START_CS), ts);
+            let mut enc = Encoder::begin(buf, level, HAS_TARGET | HAS_MESSAGE, Some(&START_CS[level as usize - 1]), ts);
             enc.raw_str(target);
             enc.raw_str("START");
             context::encode_current(&mut enc);
@@ -187,7 +273,7 @@ impl Open {
                 None if panicking => Some(take_panic_info().unwrap_or_else(|| exc_info_message("panic", "panicked"))),
                 None => None,
             };
-            let level = if failure.is_some() { Level::Error } else { Level::Info };
+            let level = if failure.is_some() { Level::Error } else { site.level };
             // The trace the span is in now: `new_context!` re-homes open spans.
             let trace = ctx.and_then(|(t, _, _)| t).unwrap_or(trace);
             // Sampled by the span's trace, so a kept trace has every END and a dropped
@@ -209,7 +295,7 @@ impl Open {
             };
             let recorded = state.fields();
             fe.write(&mut |buf| {
-                let cs = if failure.is_some() { &END_ERR_CS } else { &END_CS };
+                let cs = if failure.is_some() { &END_ERR_CS } else { &END_CS[level as usize - 1] };
                 // Recorded fields have keys of their own: then every key is inline.
                 let inline = !recorded.is_empty();
                 let flags = HAS_TARGET | HAS_MESSAGE | if inline { INLINE_KEYS } else { 0 };
@@ -256,7 +342,7 @@ impl OpenSpan {
     /// `context::encode_values`).
     pub(crate) fn open(site: &'static SpanSite, name: SpanName, encoded: &[u8]) -> OpenSpan {
         clear_stale_panic();
-        let (trace, id, parent) = context::push_span_encoded(Some(encoded));
+        let (trace, id, parent) = context::push_span_encoded(SpanParent::Current, Some(encoded));
         let open = Open { site, name, trace, id, parent, start: clock::now(), outcome: None };
         open.log_start();
         OpenSpan(open)
@@ -342,9 +428,21 @@ impl fmt::Debug for Span {
 
 impl Span {
     /// Opens a span (`span!`, through `__private::span`, which starts logkit first).
-    pub(crate) fn enter(site: &'static SpanSite, name: SpanName, values: &[&dyn Value]) -> Span {
+    pub(crate) fn enter(site: &'static SpanSite, name: SpanName, under: SpanParent, values: &[&dyn Value]) -> Span {
         Span {
-            open: Some(Open::enter(site, name, values)),
+            open: Some(Open::enter(site, name, under, values)),
+            local: RefCell::new(SpanState::default()),
+            outcome: RefCell::new(None),
+            _not_send: PhantomData,
+        }
+    }
+
+    /// A span that is not open (its level was disabled): every method is a no-op and
+    /// dropping it writes nothing. Not API.
+    #[doc(hidden)]
+    pub fn disabled() -> Span {
+        Span {
+            open: None,
             local: RefCell::new(SpanState::default()),
             outcome: RefCell::new(None),
             _not_send: PhantomData,
@@ -517,6 +615,7 @@ pub struct Captured<F> {
     ctx: Current,
     site: &'static SpanSite,
     name: Option<SpanName>,
+    parent: SpanParent,
     /// Bound-key values, encoded at creation (they may borrow the fn's arguments).
     values: Option<Vec<u8>>,
     open: Option<Open>,
@@ -528,15 +627,37 @@ pub struct Captured<F> {
 #[derive(Debug)]
 pub struct CaptureStart {
     site: &'static SpanSite,
-    name: SpanName,
+    /// `None`: the span's level is disabled, the future runs without a span.
+    name: Option<SpanName>,
+    parent: SpanParent,
     values: Option<Vec<u8>>,
 }
 
+static DISABLED_SITE: SpanSite = SpanSite::new("logkit", &[]);
+
 impl CaptureStart {
     /// Encodes the keys (`__private::capture_start`, which starts logkit first).
-    pub(crate) fn new(site: &'static SpanSite, name: SpanName, values: &[&dyn Value]) -> CaptureStart {
+    pub(crate) fn new(
+        site: &'static SpanSite,
+        name: SpanName,
+        parent: SpanParent,
+        values: &[&dyn Value],
+    ) -> CaptureStart {
         let values = if values.is_empty() { None } else { Some(context::encode_values(site.fields, values)) };
-        CaptureStart { site, name, values }
+        CaptureStart { site, name: Some(name), parent, values }
+    }
+
+    /// A fn whose span's level is disabled: its future runs in the caller's context,
+    /// without a span.
+    #[doc(hidden)]
+    pub fn disabled() -> CaptureStart {
+        CaptureStart { site: &DISABLED_SITE, name: None, parent: SpanParent::Current, values: None }
+    }
+
+    /// Whether the future will open a span.
+    #[doc(hidden)]
+    pub fn is_enabled(&self) -> bool {
+        self.name.is_some()
     }
 
     /// The captured future: runs in the caller's context (as it is now), inside the
@@ -547,7 +668,8 @@ impl CaptureStart {
             inner,
             ctx: context::snapshot(),
             site: self.site,
-            name: Some(self.name),
+            name: self.name,
+            parent: self.parent,
             values: self.values,
             open: None,
         }
@@ -567,7 +689,7 @@ impl<T, F: Future<Output = (T, Outcome)>> Future for Captured<F> {
             if let Some(name) = this.name.take() {
                 clear_stale_panic();
                 let pre = this.values.take();
-                let (trace, id, parent) = context::push_span_encoded(pre.as_deref());
+                let (trace, id, parent) = context::push_span_encoded(this.parent, pre.as_deref());
                 let open = Open { site: this.site, name, trace, id, parent, start: clock::now(), outcome: None };
                 open.log_start();
                 this.open = Some(open);
@@ -829,7 +951,7 @@ mod tests {
     static SITE: SpanSite = SpanSite::new("app", &[]);
 
     fn open(name: &'static str) -> Span {
-        Span::enter(&SITE, Cow::Borrowed(name), &[])
+        Span::enter(&SITE, Cow::Borrowed(name), SpanParent::Current, &[])
     }
 
     fn exc(outcome: Outcome) -> serde_json::Value {

@@ -22,8 +22,10 @@
 //!
 //! ```text
 //! fn __logkit_here() {}                       // names the span: the fn's path
-//! let span = ::logkit::span!(fn_path(type_name_of_val(&__logkit_here)), <attr fields>);
+//! let span = ::logkit::__capture_span!((fn_path(type_name_of_val(&__logkit_here)), level,
+//!     target, parent), <fields>);                 // span!, or a disabled span (level)
 //! let ret = call_once(move || -> Ret { <body> });   // `return` and `?` stay inside
+//! span.record("return", debug(&ret));         // with `ret`
 //! span.__set_outcome(<Err → error, via autoref specialisation on Ret>);
 //! drop(span);                                 // the END record
 //! ret
@@ -40,7 +42,7 @@
 //!
 //! ```text
 //! fn __logkit_here() {}
-//! let start = ::logkit::__capture_start!(fn_path(...), <attr fields>); // keys encoded now
+//! let start = ::logkit::__capture_start!((fn_path(...), level, target, parent), <fields>); // keys encoded now
 //! start.wrap(async move {
 //!     let ret: Ret = (async move { <body> }).await;
 //!     let outcome = <Err → error>;
@@ -81,13 +83,15 @@ use proc_macro::TokenStream;
 use proc_macro2::{Span, TokenStream as TokenStream2};
 use quote::{quote, quote_spanned};
 use syn::ext::IdentExt;
-use syn::parse::{Parse, ParseStream, Parser};
+use syn::parse::{Parse, ParseStream};
 use syn::punctuated::Punctuated;
 use syn::spanned::Spanned;
 use syn::visit_mut::{self, VisitMut};
 use syn::{Expr, Ident, Item, ItemFn, LitStr, ReturnType, Stmt, Token, Type};
 
-/// Wraps a function in a logkit span: `#[capture]` or `#[capture(k = v, ...)]`.
+/// Wraps a function in a logkit span: `#[capture]`, `#[capture(k = v, ...)]`, or with
+/// `#[instrument]`'s options (`skip`, `fields`, `name`, `level`, `ret`, `err`, `parent`,
+/// below).
 ///
 /// The span is named after the function's path (`my_crate::orders::place`, or
 /// `my_crate::Shop::buy` for a method); while the function runs, every record it
@@ -109,6 +113,44 @@ use syn::{Expr, Ident, Item, ItemFn, LitStr, ReturnType, Stmt, Token, Type};
 /// The fields use `span!`'s syntax (`k = v`, `k = %v` for `Display`, `k = ?v` for
 /// `Debug`, shorthand `k`, `%k`, `?k`, dotted and string-literal keys) and may refer
 /// to the function's arguments: they are evaluated when the function is called.
+///
+/// # Options (as `tracing`'s `#[instrument]` takes them)
+///
+/// | option | effect |
+/// | --- | --- |
+/// | `fields(k = v, k = %e, k = ?e, k)` | the span's fields (the same as listing them bare); `k = Empty` (`tracing::field::Empty` or any path ending in `Empty`) declares a field the body records later with `logkit::current_span().record("k", v)`, written on `END` |
+/// | `skip(a, b)`, `skip_all` | accepted; `skip` checks that each name is an argument (arguments are never recorded unless asked, see below) |
+/// | `name = "orders.place"` | the span's name instead of the fn's path (any expression `span!(name = ..)` takes) |
+/// | `target = "app::db"` | the span's target (for `LOG_LEVEL` directives) instead of the module path |
+/// | `level = "debug"` | the level of the `START` and of a successful `END` (a failed one is always an ERROR), and the span's filtering: when that level is disabled for the span's target, the fn runs without a span — no `START`/`END`, no `span_id`, its fields not evaluated, an `Err` not reported. Without `level`, a span is INFO and always opens, so its failure is written whatever the floor |
+/// | `ret`, `ret(?)`/`ret(Debug)`, `ret(%)`/`ret(Display)` | the return value as the `return` field of `END` (Debug by default) |
+/// | `err`, `err(Display)`, `err(Debug)` | accepted: an `Err` return already ends the span with `status="error"` and `exc_info` |
+/// | `parent = p` | the span's parent instead of the current span: a `SpanId`, `Option<SpanId>` (`None`: a root span of the current trace), a `&Span` or a `CurrentSpan`; the span stays in the current trace |
+///
+/// An option's name with a different shape (`name`, `level`, `target`, `parent`
+/// without `=`) is a field of that name, as before; `level`, `target` and the other
+/// keys logkit writes cannot be fields (a compile error says so).
+///
+/// **Arguments are recorded only when asked** (`#[capture(user, qty = %qty)]` or
+/// `fields(..)`), where `#[instrument]` records every argument with `Debug`. logkit
+/// takes the opposite default on purpose: a fn's arguments are often secrets
+/// (passwords, tokens), large (request bodies, buffers) or not `Debug`; recording them
+/// by default would put them in `run.log` unasked, cost a `Debug` format on every
+/// call of a hot fn, and make `#[capture]` fail to compile on a fn with a
+/// non-`Debug` argument. Name the few that tell the story.
+///
+/// ```
+/// use logkit::capture;
+///
+/// #[capture(skip(password), fields(user = %user, status_code = tracing::field::Empty), level = "debug", ret)]
+/// fn login(user: &str, password: &str) -> bool {
+///     let ok = password.len() > 3;
+///     logkit::current_span().record("status_code", if ok { 200 } else { 401 });
+///     ok
+/// }
+/// # mod tracing { pub mod field { pub struct Empty; } }
+/// # login("ann", "hunter2");
+/// ```
 ///
 /// ```
 /// use logkit::capture;
@@ -151,7 +193,7 @@ pub fn capture(attr: TokenStream, item: TokenStream) -> TokenStream {
     let attr = TokenStream2::from(attr);
     let item = TokenStream2::from(item);
     let result = match syn::parse2::<Item>(item.clone()) {
-        Ok(Item::Fn(f)) => check_fields(attr.clone()).and_then(|()| expand(attr, f)),
+        Ok(Item::Fn(f)) => syn::parse2::<Args>(attr).and_then(|args| expand(args, f)),
         Ok(Item::Verbatim(v)) if v.to_string().contains("fn ") => {
             Err(syn::Error::new(v.span(), "#[capture] applies to functions with a body only"))
         }
@@ -164,47 +206,225 @@ pub fn capture(attr: TokenStream, item: TokenStream) -> TokenStream {
     }
 }
 
-/// Checks that the attribute's tokens are `span!` fields, for an error that says what
-/// is expected (the tokens are then handed to `span!` as they are).
-fn check_fields(attr: TokenStream2) -> syn::Result<()> {
-    Punctuated::<Field, Token![,]>::parse_terminated.parse2(attr).map(drop).map_err(|e| {
-        syn::Error::new(
-            e.span(),
-            format!("{e}: #[capture] takes fields as span! does: `key = value`, `key = %value`, `key = ?value`, `key`"),
-        )
-    })
+/// The attribute's arguments: `tracing::instrument`'s options, and fields.
+#[derive(Default)]
+struct Args {
+    /// Fields bound to the span when it opens, as `span!` takes them.
+    fields: Vec<Field>,
+    /// `name = ..`: the span's name instead of the fn's path.
+    name: Option<Expr>,
+    /// `target = ..`: the span's target instead of the module path.
+    target: Option<LitStr>,
+    /// `level = ..`: the `END` record's level, and the span's filtering.
+    level: Option<TokenStream2>,
+    /// `parent = ..`.
+    parent: Option<Expr>,
+    /// `ret`, `ret(%)` / `ret(Display)`, `ret(?)` / `ret(Debug)`: `Some(true)` for Display.
+    ret: Option<bool>,
+    /// `skip(a, b)`: names that must be arguments of the fn.
+    skip: Vec<Ident>,
 }
 
-/// One field of the attribute: `[%|?] key [= [%|?] value]`, where the key is a dotted
-/// path of identifiers or a string literal.
-struct Field;
+/// `[%|?] key [= [%|?] value]`, where the key is a dotted path of identifiers or a
+/// string literal.
+struct Field {
+    /// The tokens as `span!` takes them.
+    tokens: TokenStream2,
+    /// The value is `Empty` (`tracing::field::Empty`, `logkit::Empty`): a field that the
+    /// body records later with `current_span().record(..)`, not bound when it opens.
+    later: bool,
+}
 
 impl Parse for Field {
     fn parse(input: ParseStream<'_>) -> syn::Result<Field> {
+        let mut tokens = TokenStream2::new();
         let sigil = input.peek(Token![%]) || input.peek(Token![?]);
         if sigil {
-            input.parse::<proc_macro2::Punct>()?;
+            let p: proc_macro2::Punct = input.parse()?;
+            tokens.extend(quote!(#p));
         }
         if !sigil && input.peek(LitStr) {
-            input.parse::<LitStr>()?;
-            input.parse::<Token![=]>()?;
+            let k: LitStr = input.parse()?;
+            let eq: Token![=] = input.parse()?;
+            tokens.extend(quote!(#k #eq));
         } else {
-            input.call(Ident::parse_any)?;
+            let first = input.call(Ident::parse_any)?;
+            tokens.extend(quote!(#first));
             while input.peek(Token![.]) {
-                input.parse::<Token![.]>()?;
-                input.call(Ident::parse_any)?;
+                let dot: Token![.] = input.parse()?;
+                let next = input.call(Ident::parse_any)?;
+                tokens.extend(quote!(#dot #next));
             }
             if sigil || !input.peek(Token![=]) {
-                return Ok(Field);
+                return Ok(Field { tokens, later: false });
             }
-            input.parse::<Token![=]>()?;
+            let eq: Token![=] = input.parse()?;
+            tokens.extend(quote!(#eq));
         }
         if input.peek(Token![%]) || input.peek(Token![?]) {
-            input.parse::<proc_macro2::Punct>()?;
+            let p: proc_macro2::Punct = input.parse()?;
+            tokens.extend(quote!(#p));
         }
-        input.parse::<Expr>()?;
-        Ok(Field)
+        let value: Expr = input.parse()?;
+        let later = matches!(&value, Expr::Path(p) if p.path.segments.last().is_some_and(|s| s.ident == "Empty"));
+        tokens.extend(quote!(#value));
+        Ok(Field { tokens, later })
     }
+}
+
+/// What the option and field parsers expect, for error messages.
+const EXPECTED: &str = "#[capture] takes `skip(arg, ..)`, `skip_all`, `fields(key = value, ..)`, `name = \"..\"`, \
+    `target = \"..\"`, `level = \"debug\"`, `ret`, `err`, `parent = ..`, and fields as span! takes them: \
+    `key = value`, `key = %value`, `key = ?value`, `key`";
+
+impl Parse for Args {
+    fn parse(input: ParseStream<'_>) -> syn::Result<Args> {
+        let mut args = Args::default();
+        let mut seen: Vec<String> = Vec::new();
+        while !input.is_empty() {
+            let option = if input.peek(Ident::peek_any) && !input.peek2(Token![.]) {
+                let fork = input.fork();
+                let id = fork.call(Ident::parse_any)?.to_string();
+                let is_option = match id.as_str() {
+                    "skip" | "fields" => fork.peek(syn::token::Paren),
+                    "ret" | "err" => fork.is_empty() || fork.peek(Token![,]) || fork.peek(syn::token::Paren),
+                    "skip_all" => fork.is_empty() || fork.peek(Token![,]),
+                    "name" | "target" | "level" | "parent" => fork.peek(Token![=]),
+                    _ => false,
+                };
+                is_option.then_some(id)
+            } else {
+                None
+            };
+            match option {
+                None => {
+                    args.fields.push(input.parse().map_err(|e| syn::Error::new(e.span(), format!("{e}: {EXPECTED}")))?)
+                }
+                Some(opt) => {
+                    let id = input.call(Ident::parse_any)?;
+                    if seen.contains(&opt) {
+                        return Err(syn::Error::new(id.span(), format!("#[capture]: `{opt}` is given twice")));
+                    }
+                    seen.push(opt.clone());
+                    match opt.as_str() {
+                        "skip" => {
+                            let inner;
+                            syn::parenthesized!(inner in input);
+                            args.skip =
+                                Punctuated::<Ident, Token![,]>::parse_terminated_with(&inner, Ident::parse_any)?
+                                    .into_iter()
+                                    .collect();
+                        }
+                        "skip_all" => {}
+                        "fields" => {
+                            let inner;
+                            syn::parenthesized!(inner in input);
+                            let fields = Punctuated::<Field, Token![,]>::parse_terminated(&inner).map_err(|e| {
+                                syn::Error::new(e.span(), format!("{e}: fields(..) takes fields as span! does: `key = value`, `key = %value`, `key = ?value`, `key`, `key = Empty`"))
+                            })?;
+                            args.fields.extend(fields);
+                        }
+                        "ret" => {
+                            let display = if input.peek(syn::token::Paren) {
+                                let inner;
+                                syn::parenthesized!(inner in input);
+                                parse_format(&inner, "ret")?
+                            } else {
+                                false
+                            };
+                            args.ret = Some(display);
+                        }
+                        "err" => {
+                            // Already implied for a fn returning `Result`: accepted as tracing writes it.
+                            if input.peek(syn::token::Paren) {
+                                let inner;
+                                syn::parenthesized!(inner in input);
+                                parse_format(&inner, "err")?;
+                            }
+                        }
+                        "name" => {
+                            input.parse::<Token![=]>()?;
+                            args.name = Some(input.parse()?);
+                        }
+                        "target" => {
+                            input.parse::<Token![=]>()?;
+                            args.target = Some(input.parse().map_err(|e| {
+                                syn::Error::new(
+                                    e.span(),
+                                    "#[capture]: `target` takes a string literal: `target = \"app::db\"`",
+                                )
+                            })?);
+                        }
+                        "level" => {
+                            input.parse::<Token![=]>()?;
+                            args.level = Some(parse_level(input)?);
+                        }
+                        "parent" => {
+                            input.parse::<Token![=]>()?;
+                            args.parent = Some(input.parse()?);
+                        }
+                        _ => unreachable!("options are listed above"),
+                    }
+                }
+            }
+            if input.is_empty() {
+                break;
+            }
+            input.parse::<Token![,]>().map_err(|e| syn::Error::new(e.span(), format!("expected `,`: {EXPECTED}")))?;
+        }
+        Ok(args)
+    }
+}
+
+/// `%` / `Display` (true) or `?` / `Debug` (false), inside `ret(..)` / `err(..)`.
+fn parse_format(inner: ParseStream<'_>, option: &str) -> syn::Result<bool> {
+    let why = || format!("#[capture]: `{option}(..)` takes `Display` (or `%`) or `Debug` (or `?`)");
+    if inner.peek(Token![%]) {
+        inner.parse::<Token![%]>()?;
+        return Ok(true);
+    }
+    if inner.peek(Token![?]) {
+        inner.parse::<Token![?]>()?;
+        return Ok(false);
+    }
+    let id: Ident = inner.parse().map_err(|e| syn::Error::new(e.span(), why()))?;
+    let display = match id.to_string().as_str() {
+        "Display" => true,
+        "Debug" => false,
+        _ => return Err(syn::Error::new(id.span(), why())),
+    };
+    if !inner.is_empty() {
+        return Err(syn::Error::new(inner.span(), why()));
+    }
+    Ok(display)
+}
+
+/// `level = "debug"` (or `Level::DEBUG`, `Level::Debug`): the `::logkit::Level`.
+fn parse_level(input: ParseStream<'_>) -> syn::Result<TokenStream2> {
+    let (word, span) = if input.peek(LitStr) {
+        let l: LitStr = input.parse()?;
+        (l.value(), l.span())
+    } else {
+        let p: syn::Path = input.parse().map_err(|e| {
+            syn::Error::new(e.span(), "#[capture]: `level` takes \"trace\", \"debug\", \"info\", \"warn\" or \"error\"")
+        })?;
+        let last = p.segments.last().map(|s| s.ident.to_string()).unwrap_or_default();
+        (last, p.span())
+    };
+    let level = match word.to_ascii_lowercase().as_str() {
+        "trace" => quote!(Trace),
+        "debug" => quote!(Debug),
+        "info" => quote!(Info),
+        "warn" | "warning" => quote!(Warn),
+        "error" => quote!(Error),
+        _ => {
+            return Err(syn::Error::new(
+                span,
+                format!("#[capture]: `{word}` is not a level: `level` takes \"trace\", \"debug\", \"info\", \"warn\" or \"error\""),
+            ))
+        }
+    };
+    Ok(quote!(::logkit::Level::#level))
 }
 
 /// The error, followed by the item unchanged (so that it does not also cause "not
@@ -216,7 +436,7 @@ fn error_with_item(e: syn::Error, item: TokenStream2) -> TokenStream {
 }
 
 /// The expansion for a function.
-fn expand(attr: TokenStream2, f: ItemFn) -> syn::Result<TokenStream2> {
+fn expand(args: Args, f: ItemFn) -> syn::Result<TokenStream2> {
     let ItemFn { attrs, vis, sig, block } = f;
     if let Some(c) = &sig.constness {
         return Err(syn::Error::new(
@@ -234,10 +454,34 @@ fn expand(attr: TokenStream2, f: ItemFn) -> syn::Result<TokenStream2> {
         return Err(syn::Error::new(v.span(), "#[capture] cannot be applied to a variadic fn"));
     }
 
-    let fields = if attr.is_empty() { quote!() } else { quote!(, #attr) };
+    check_skip(&args.skip, &sig)?;
+    let bound: Vec<&TokenStream2> = args.fields.iter().filter(|f| !f.later).map(|f| &f.tokens).collect();
+    let fields = quote!(#(, #bound)*);
     let here = Ident::new("__logkit_here", Span::call_site());
-    let name = quote! {
-        ::logkit::__private::StaticName(::logkit::__private::fn_path(::core::any::type_name_of_val(&#here)))
+    let name = match &args.name {
+        Some(Expr::Lit(syn::ExprLit { lit: syn::Lit::Str(s), .. })) => quote!(::logkit::__private::StaticName(#s)),
+        Some(e) => quote!(#e),
+        None => quote! {
+            ::logkit::__private::StaticName(::logkit::__private::fn_path(::core::any::type_name_of_val(&#here)))
+        },
+    };
+    let level = match &args.level {
+        Some(l) => quote!(::core::option::Option::Some(#l)),
+        None => quote!(::core::option::Option::None),
+    };
+    let target = match &args.target {
+        Some(t) => quote!(#t),
+        None => quote!(::core::module_path!()),
+    };
+    let parent = match &args.parent {
+        Some(p) => quote!(::logkit::__private::IntoSpanParent::into_span_parent(#p)),
+        None => quote!(::logkit::__private::SpanParent::Current),
+    };
+    let site = quote!((#name, #level, #target, #parent));
+    let ret_value = |ret: &Ident| match args.ret {
+        Some(true) => Some(quote!(::logkit::__private::display(&#ret))),
+        Some(false) => Some(quote!(::logkit::__private::debug(&#ret))),
+        None => None,
     };
     // The type the body evaluates to, for annotations: `impl Trait` cannot be written
     // there, so it becomes `_` (inferred from the body).
@@ -271,15 +515,28 @@ fn expand(attr: TokenStream2, f: ItemFn) -> syn::Result<TokenStream2> {
                 }
             }
         });
+        let on_var = Ident::new("__logkit_on", Span::mixed_site());
+        // The span's own handle is not reachable from inside the future: the return
+        // value goes to the innermost span of the future's context, which is this one
+        // once the body is done (when it opened at all).
+        let record_ret = ret_value(&ret_var).map(|v| {
+            quote! {
+                if #on_var {
+                    ::logkit::current_span().record("return", #v);
+                }
+            }
+        });
         quote! {
             fn #here() {}
-            let #start_var = ::logkit::__capture_start!(#name #fields);
+            let #start_var = ::logkit::__capture_start!(#site #fields);
+            let #on_var = #start_var.is_enabled();
             #start_var.wrap(async move {
                 let #ret_var #annot = (async move {
                     #pin_type
                     #(#stmts)*
                 })
                 .await;
+                #record_ret
                 let __logkit_outcome = #outcome;
                 (#ret_var, __logkit_outcome)
             })
@@ -290,13 +547,14 @@ fn expand(attr: TokenStream2, f: ItemFn) -> syn::Result<TokenStream2> {
         let stmts = &block.stmts;
         quote! {
             fn #here() {}
-            let #span_var = ::logkit::span!(#name #fields);
+            let #span_var = ::logkit::__capture_span!(#site #fields);
             #(#stmts)*
         }
     } else {
         let (hoisted, stmts) = hoist_items(block.stmts);
         let annot = ret_annot.map(|t| quote!(-> #t));
         let once = Ident::new("__logkit_once", Span::mixed_site());
+        let record_ret = ret_value(&ret_var).map(|v| quote!(#span_var.record("return", #v);));
         quote! {
             #(#hoisted)*
             fn #here() {}
@@ -305,9 +563,10 @@ fn expand(attr: TokenStream2, f: ItemFn) -> syn::Result<TokenStream2> {
             fn #once<R, F: ::core::ops::FnOnce() -> R>(f: F) -> R {
                 f()
             }
-            let #span_var = ::logkit::span!(#name #fields);
+            let #span_var = ::logkit::__capture_span!(#site #fields);
             #[allow(clippy::let_unit_value)]
             let #ret_var = #once(move || #annot { #(#stmts)* });
+            #record_ret
             #span_var.__set_outcome(#outcome);
             ::core::mem::drop(#span_var);
             #ret_var
@@ -320,6 +579,34 @@ fn expand(attr: TokenStream2, f: ItemFn) -> syn::Result<TokenStream2> {
             #body
         }
     })
+}
+
+/// `skip(a, b)` names arguments of the fn (as `#[instrument]` requires): logkit
+/// records no argument unless asked, so skipping is a check, not a change.
+fn check_skip(skip: &[Ident], sig: &syn::Signature) -> syn::Result<()> {
+    let args: Vec<String> = sig
+        .inputs
+        .iter()
+        .filter_map(|a| match a {
+            syn::FnArg::Receiver(_) => Some("self".to_owned()),
+            syn::FnArg::Typed(t) => match &*t.pat {
+                syn::Pat::Ident(p) => Some(p.ident.to_string()),
+                _ => None,
+            },
+        })
+        .collect();
+    for s in skip {
+        if !args.contains(&s.to_string()) {
+            return Err(syn::Error::new(
+                s.span(),
+                format!(
+                    "#[capture]: `{s}` in skip(..) is not an argument of this fn (its arguments: {})",
+                    args.join(", ")
+                ),
+            ));
+        }
+    }
+    Ok(())
 }
 
 /// `Outcome` of the return value `ret`: the most specific impl of

@@ -1,0 +1,6 @@
+#[logkit::capture(level = "loud")]
+fn work() {}
+
+fn main() {
+    work();
+}

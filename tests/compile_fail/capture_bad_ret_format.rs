@@ -1,0 +1,8 @@
+#[logkit::capture(ret(Json))]
+fn work() -> u32 {
+    1
+}
+
+fn main() {
+    work();
+}

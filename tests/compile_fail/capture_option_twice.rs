@@ -1,0 +1,6 @@
+#[logkit::capture(name = "a", name = "b")]
+fn work() {}
+
+fn main() {
+    work();
+}
