@@ -3,20 +3,19 @@
 #
 #   bash benches/callgrind.sh [REV ...]
 #
-# For each REV: a detached worktree of it, a small crate that builds
-# benches/instructions.rs (from the current tree, so every commit runs the same
-# program) against that worktree's logkit in release, then that program under
-# `valgrind --tool=callgrind --separate-threads=yes` with RECORDS=100000 and 300000.
-# Printed per REV: (instructions at 300 k - at 100 k) / 200 k for the whole process and
-# for its main thread (the caller: gate, clock, encoding, hand-off), and the rest (the
-# writer and file threads). Callgrind counts are repeatable to a few instructions,
+# For each REV, benches/instructions.rs (from the current tree, so every commit runs the
+# same program) is built in release against that commit's logkit (benches/probe.sh) and
+# run under `valgrind --tool=callgrind --separate-threads=yes` with RECORDS=100000 and
+# 300000. Printed per REV: (instructions at 300 k - at 100 k) / 200 k for the whole
+# process and for its main thread (the caller: gate, clock, encoding, hand-off), and the
+# rest (the writer and file threads). Callgrind counts repeat to a few instructions,
 # where wall-clock figures on a shared machine move by tens of percent.
 set -euo pipefail
-repo=$(git rev-parse --show-toplevel)
-program="$repo/benches/instructions.rs"
-work=$(mktemp -d "${TMPDIR:-/tmp}/logkit-callgrind.XXXXXX")
-trap 'for d in "$work"/src-*; do [ -d "$d" ] && git -C "$repo" worktree remove --force "$d"; done; rm -rf "$work"' EXIT
+here=$(cd "$(dirname "$0")" && pwd)
+# shellcheck source=benches/probe.sh
+. "$here/probe.sh"
 command -v valgrind >/dev/null || { echo "callgrind.sh: valgrind is not installed (apt-get install valgrind)" >&2; exit 1; }
+probe_init
 [ $# -gt 0 ] || set -- HEAD
 
 # Instructions (Ir) of one callgrind output file.
@@ -25,29 +24,7 @@ ir() { awk '/^(summary|totals):/ { print $2; exit }' "$1"; }
 printf '%-10s %14s %14s %14s\n' commit "per record" "caller" "other threads"
 for rev in "$@"; do
     sha=$(git -C "$repo" rev-parse --short "$rev^{commit}")
-    src="$work/src-$sha"
-    git -C "$repo" worktree add -q --detach "$src" "$sha"
-    probe="$work/probe-$sha"
-    mkdir -p "$probe/src"
-    cp "$program" "$probe/src/main.rs"
-    cat > "$probe/Cargo.toml" <<TOML
-[package]
-name = "instructions-probe"
-version = "0.0.0"
-edition = "2021"
-publish = false
-
-[dependencies]
-logkit = { path = "$src" }
-
-[profile.release]
-debug = "line-tables-only"
-
-[workspace]
-TOML
-    CARGO_TARGET_DIR="$work/target" cargo build -q --release --manifest-path "$probe/Cargo.toml"
-    bin="$work/bin-$sha"
-    cp "$work/target/release/instructions-probe" "$bin"
+    bin=$(probe_build "$rev" "$here/instructions.rs")
     declare -A main_ir=() all_ir=()
     for n in 100000 300000; do
         out="$work/cg-$sha-$n"
