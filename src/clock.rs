@@ -121,6 +121,12 @@ impl Calibration {
         c
     }
 
+    /// The raw reading taken when logkit started: before any record of the process
+    /// read the clock.
+    pub(crate) fn started_raw(&self) -> u64 {
+        self.first.raw
+    }
+
     /// Re-samples: every 100 ms for the first 2 s, then every second.
     pub(crate) fn maybe_refresh(&mut self) {
         let age = self.last_refresh.elapsed();

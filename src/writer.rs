@@ -373,8 +373,15 @@ impl Writer {
         let exe = std::env::current_exe().map(|p| p.to_string_lossy().into_owned()).unwrap_or_default();
         let mut scratch = std::mem::take(&mut self.scratch);
         scratch.clear();
-        let mut enc =
-            Encoder::begin(&mut scratch, Level::Info, crate::record::HAS_MESSAGE, Some(&START_CS), clock::now());
+        let mut enc = Encoder::begin(
+            &mut scratch,
+            Level::Info,
+            crate::record::HAS_MESSAGE,
+            Some(&START_CS),
+            // When logkit started, not when its writer got here: a reader ordering
+            // records by time finds the start first, as it is first in the file.
+            self.clock.started_raw(),
+        );
         enc.raw_str("logkit.start");
         enc.context(&[]);
         enc.values().u64(u64::from(std::process::id()));

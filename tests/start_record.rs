@@ -47,6 +47,8 @@ fn logkit_start_is_the_first_record_and_names_the_process_version_config_and_clo
     assert_eq!(start["level"], "info");
     assert_eq!(start["target"], "logkit");
     assert_eq!(start["pid"], mine["pid"], "the child's own pid");
+    let time = |r: &J| r["timestamp"].as_str().expect("timestamp").to_owned();
+    assert!(time(start) <= time(mine), "logkit.start is also first in time: {start} then {mine}");
     let exe = start["exe"].as_str().expect("exe");
     assert!(exe.contains("start_record"), "the test binary: {exe}");
     assert!(!start["host"].as_str().expect("host").is_empty(), "{start}");
