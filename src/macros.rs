@@ -6,7 +6,24 @@
 //! values as `&dyn Value`. Field syntax follows `tracing`'s event macros.
 
 /// Logs a record at a given level: `event!(Level::Info, k = v, "msg")`. The level
-/// must be a constant expression.
+/// must be a constant expression (it is stored in the call site's `static`); the rest
+/// is the syntax of [`info!`](crate::info!). The level macros are this macro with the
+/// level filled in.
+///
+/// ```no_run
+/// use logkit::{event, Level};
+/// # let (symbol, qty) = ("BTC", 3);
+/// event!(Level::Info, symbol, qty, "order accepted");
+/// event!(Level::Warn, target: "risk", limit = 10_000, "position near its limit");
+///
+/// // The level is fixed per call site; choose between call sites for a run-time level.
+/// # let failed = false;
+/// if failed {
+///     event!(Level::Error, symbol, "order rejected");
+/// } else {
+///     event!(Level::Debug, symbol, "order checked");
+/// }
+/// ```
 #[macro_export]
 macro_rules! event {
     ($lvl:expr, target: $target:expr, $($rest:tt)*) => {
@@ -18,12 +35,34 @@ macro_rules! event {
 }
 
 /// Logs at TRACE. Same syntax as [`info!`](crate::info!).
+///
+/// The finest level: below the default floor of both profiles (`dev` keeps DEBUG and
+/// up, `prod` INFO and up), so it costs one branch until `LOG_LEVEL` (or
+/// [`set_level`](crate::set_level)) lets it in, e.g. `LOG_LEVEL=info,app::wire=trace`.
+///
+/// ```no_run
+/// use logkit::trace;
+/// # let (frame, bytes) = (7_u64, [0u8; 4]);
+/// trace!(frame, len = bytes.len(), head = ?&bytes[..2], "decoded frame");
+/// trace!(target: "app::wire", "keepalive");
+/// ```
 #[macro_export]
 macro_rules! trace {
     ($($rest:tt)*) => { $crate::event!($crate::Level::Trace, $($rest)*) };
 }
 
 /// Logs at DEBUG. Same syntax as [`info!`](crate::info!).
+///
+/// Kept by the `dev` profile, left out by `prod` (its floor is INFO) unless
+/// `LOG_LEVEL` lets it in. Like INFO, it is subject to `LOG_SAMPLE`.
+///
+/// ```no_run
+/// use logkit::debug;
+/// # let (key, hit, config) = ("user:42", true, vec![("retries", 3)]);
+/// debug!(key, hit, "cache lookup");
+/// debug!(config = ?config);                 // fields only: the message is optional
+/// debug!(target: "app::cache", evicted = 12, "sweep done");
+/// ```
 #[macro_export]
 macro_rules! debug {
     ($($rest:tt)*) => { $crate::event!($crate::Level::Debug, $($rest)*) };
@@ -51,12 +90,40 @@ macro_rules! info {
 }
 
 /// Logs at WARN (written as `"level":"warning"`). Same syntax as [`info!`](crate::info!).
+///
+/// Always kept by `LOG_SAMPLE` (sampling thins only DEBUG and INFO).
+///
+/// ```no_run
+/// use logkit::warn;
+/// # let (attempt, elapsed_ms, peer) = (2, 250.5, "10.0.0.7:443");
+/// warn!(attempt, elapsed_ms, peer = %peer, "retrying after a slow reply");
+/// warn!(target: "app::db", "pool at {}% of its size", 90);
+/// ```
 #[macro_export]
 macro_rules! warn {
     ($($rest:tt)*) => { $crate::event!($crate::Level::Warn, $($rest)*) };
 }
 
 /// Logs at ERROR. Same syntax as [`info!`](crate::info!).
+///
+/// Always kept by `LOG_SAMPLE`. A reader finds these records with
+/// `select(.level=="error")`; a failed span's `END` record is written at ERROR too and
+/// carries `"status":"error"`, so `select(.level=="error" or .status=="error")` (what
+/// `logkit errors` selects) finds both (the README's "Finding failures").
+///
+/// ```no_run
+/// use logkit::error;
+/// # fn charge() -> Result<(), std::io::Error> { Ok(()) }
+/// # let order_id = 42;
+/// if let Err(e) = charge() {
+///     error!(order_id, error = %e, "payment failed");
+/// }
+/// error!(target: "app::payments", code = 402, "card refused");
+/// ```
+///
+/// To mark the surrounding span failed as well (so its `END` carries `exc_info`
+/// with the error's `source()` chain), call [`Span::fail`](crate::Span::fail) or
+/// return `Err` from a [`#[capture]`](crate::capture) fn.
 #[macro_export]
 macro_rules! error {
     ($($rest:tt)*) => { $crate::event!($crate::Level::Error, $($rest)*) };
