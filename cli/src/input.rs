@@ -183,6 +183,15 @@ impl BadLines {
 
     /// One line for stderr, or `None` when every line was a record.
     pub fn report(&self, sources: &[Source]) -> Option<String> {
+        self.report_as(sources, "")
+    }
+
+    /// [`report`](Self::report) of a count that is still running (`tail -f`).
+    pub fn report_so_far(&self, sources: &[Source]) -> Option<String> {
+        self.report_as(sources, " so far")
+    }
+
+    fn report_as(&self, sources: &[Source], so_far: &str) -> Option<String> {
         if self.total() == 0 {
             return None;
         }
@@ -196,7 +205,7 @@ impl BadLines {
                 format!("{name}: {a} not JSON, {b} not logkit records")
             })
             .collect();
-        Some(format!("logkit: skipped {} bad lines ({})", self.total(), parts.join("; ")))
+        Some(format!("logkit: skipped {} bad lines{so_far} ({})", self.total(), parts.join("; ")))
     }
 }
 

@@ -40,6 +40,7 @@ commands:
                                      the slowest spans, and dur_ms percentiles per span name
   tail [-f] [--level L] [--where k=v ...] [--json]
                                      records as the dev console shows them; -f follows
+                                     (bad lines met while following: a running count on stderr)
   stats [--json]                     records per level and target, spans, drops, bad lines
 
 FILES: default run.log and its backups (run.log.5 ... run.log.1, run.log, also .gz),
@@ -173,10 +174,22 @@ fn cmd_tail(args: &mut Args, out: &mut Output, color: bool) -> Result<Outcome, S
     let bad = tail::run(&sources[..last], &filter, json, color, |b| out.write(b))?;
     report_bad(&bad, &sources);
     out.flush()?;
-    tail::follow(path, last, &filter, json, color, |b| {
-        out.write(b)?;
-        out.flush()
-    })?;
+    tail::follow(
+        path,
+        last,
+        &filter,
+        json,
+        color,
+        |b| {
+            out.write(b)?;
+            out.flush()
+        },
+        |bad| {
+            if let Some(msg) = bad.report_so_far(&sources) {
+                let _ = writeln!(io::stderr(), "{msg}");
+            }
+        },
+    )?;
     Ok(Outcome::Ok)
 }
 

@@ -96,10 +96,13 @@ pub fn run(
 const POLL: Duration = Duration::from_millis(100);
 
 /// Prints `path` from its start and follows it: new lines are printed as they arrive;
-/// when the
-/// file is rotated (renamed, a new one created at the path) or truncated, the rest of
-/// the old file is read and the new one is followed from its start. Runs until the
-/// output is closed.
+/// when the file is rotated (renamed, a new one created at the path) or truncated, the
+/// rest of the old file is read and the new one is followed from its start. Runs until
+/// the output is closed.
+///
+/// Bad lines are counted, never fatal: each time the follower has caught up with the
+/// file and the count has grown since it last said so, `report` is given the running
+/// count (so a burst of garbage is one report, and a clean file none).
 pub fn follow(
     path: &Path,
     source: usize,
@@ -107,6 +110,7 @@ pub fn follow(
     json: bool,
     color: bool,
     mut emit: impl FnMut(&[u8]) -> Result<(), String>,
+    mut report: impl FnMut(&BadLines),
 ) -> Result<(), String> {
     let open = |p: &Path| File::open(p).map_err(|e| format!("cannot open {}: {e}", p.display()));
     let mut file = open(path)?;
@@ -114,6 +118,7 @@ pub fn follow(
     let mut ino = file.metadata().map(|m| m.ino()).unwrap_or(0);
     let mut pending: Vec<u8> = Vec::new();
     let mut bad = BadLines::default();
+    let mut reported = 0;
     let mut chunk = vec![0u8; 1 << 16];
     loop {
         let n = file.read(&mut chunk).map_err(|e| format!("cannot read {}: {e}", path.display()))?;
@@ -147,7 +152,12 @@ pub fn follow(
             }
             _ => {}
         }
-        // Nothing new: an empty write tells whether the reader went away.
+        // Caught up: say if more bad lines were skipped, then see whether the reader
+        // went away (an empty write) and wait for more.
+        if bad.total() > reported {
+            reported = bad.total();
+            report(&bad);
+        }
         emit(b"")?;
         std::thread::sleep(POLL);
     }

@@ -165,10 +165,14 @@ impl Drop for KillOnDrop {
 
 /// Reads `logkit`'s stdout lines on a thread, so the test can wait for each line.
 fn lines_of(child: &mut std::process::Child) -> mpsc::Receiver<String> {
+    lines_from(child.stdout.take().unwrap())
+}
+
+/// Reads the lines of `r` on a thread.
+fn lines_from(r: impl std::io::Read + Send + 'static) -> mpsc::Receiver<String> {
     let (tx, rx) = mpsc::channel();
-    let stdout = child.stdout.take().unwrap();
     std::thread::spawn(move || {
-        for l in BufReader::new(stdout).lines() {
+        for l in BufReader::new(r).lines() {
             if tx.send(l.unwrap_or_default()).is_err() {
                 break;
             }
@@ -214,5 +218,48 @@ fn tail_follow_prints_new_lines_and_follows_the_file_across_rotation() {
     append(&line("54.000000", "first after rotation"));
     assert_eq!(next(), "07:02:53.000 INFO  last before rotation t");
     assert_eq!(next(), "07:02:54.000 INFO  first after rotation t");
+    drop(child);
+}
+
+#[test]
+fn tail_follow_counts_bad_lines_while_following_and_reports_them_on_stderr() {
+    let dir = common::tempdir();
+    let log = common::run_log(dir.path());
+    std::fs::write(&log, format!("{}not json\n", line("51.000000", "first"))).unwrap();
+    let mut child = KillOnDrop(
+        Command::new(env!("CARGO_BIN_EXE_logkit"))
+            .args(["tail", "-f", "run.log"])
+            .current_dir(dir.path())
+            .stdout(Stdio::piped())
+            .stderr(Stdio::piped())
+            .spawn()
+            .unwrap(),
+    );
+    let out = lines_of(&mut child.0);
+    let err = lines_from(child.0.stderr.take().unwrap());
+    let next = || out.recv_timeout(PATIENCE).expect("a line from tail -f");
+    // The running count is reported each time the follower catches up with more bad
+    // lines than it last said; wait for the one that counts them all.
+    let report_of = |total: u64, want: &str| loop {
+        let l = err.recv_timeout(PATIENCE).expect("a report on stderr from tail -f");
+        let (n, _) = l
+            .strip_prefix("logkit: skipped ")
+            .and_then(|r| r.split_once(" bad lines so far ("))
+            .unwrap_or_else(|| panic!("not a bad-line report: {l:?}"));
+        let n: u64 = n.parse().unwrap();
+        assert!(n <= total, "{l:?}");
+        if n == total {
+            assert_eq!(l, want);
+            break;
+        }
+    };
+    assert_eq!(next(), "07:02:51.000 INFO  first t");
+    report_of(1, "logkit: skipped 1 bad lines so far (run.log: 1 not JSON, 0 not logkit records)");
+    let mut f = std::fs::OpenOptions::new().append(true).open(&log).unwrap();
+    let mut more = b"{\"msg\":\"json, not a record\"}\n\xff\x1b[31m\n".to_vec();
+    more.extend_from_slice(line("52.000000", "second").as_bytes());
+    f.write_all(&more).unwrap();
+    assert_eq!(next(), "07:02:52.000 INFO  second t", "bad lines are not fatal");
+    report_of(3, "logkit: skipped 3 bad lines so far (run.log: 2 not JSON, 1 not logkit records)");
     drop(child);
 }
