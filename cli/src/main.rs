@@ -17,6 +17,7 @@
 mod args;
 mod errors;
 mod escape;
+mod hist;
 mod input;
 mod pretty;
 mod record;
@@ -38,6 +39,8 @@ commands:
                                      one trace as a span tree (an id prefix is enough)
   slow [--by span] [--top N] [--json]
                                      the slowest spans, and dur_ms percentiles per span name
+                                     (count, errors, max exact; p50/p95/p99 exact up to 1024
+                                     spans of a name, beyond within 0.5% of the exact value)
   tail [-f] [--level L] [--where k=v ...] [--json]
                                      records as the dev console shows them; -f follows
                                      (bad lines met while following: a running count on stderr)

@@ -1,9 +1,14 @@
 //! `logkit slow`: the slowest spans, and per span name the count, the failures and the
-//! p50, p95, p99 and max of `dur_ms` (nearest-rank percentiles over every span).
+//! p50, p95, p99 and max of `dur_ms`. Count, failures and max are exact; the
+//! nearest-rank percentiles are exact up to [`EXACT_UP_TO`](crate::hist::EXACT_UP_TO)
+//! spans of a name and within [`RELATIVE_ERROR`](crate::hist::RELATIVE_ERROR) of the
+//! exact ones beyond (a log-bucketed histogram, [`crate::hist`]), so memory grows with
+//! the number of span names, never with the number of spans.
 //!
 //! Only `END` records are parsed: the event sits at a fixed offset of a logkit line.
 
 use crate::escape;
+use crate::hist::Durations;
 use crate::input::{At, BadLines, Fold};
 use crate::pretty;
 use crate::record::{Frame, Record};
@@ -42,7 +47,7 @@ impl Ord for ByDur {
 #[derive(Default)]
 pub struct Slow {
     /// Per span name: durations and failures.
-    by_name: HashMap<String, (Vec<f64>, u64)>,
+    by_name: HashMap<String, (Durations, u64)>,
     /// The slowest spans: a min-heap of at most `TOP`.
     top: BinaryHeap<Reverse<ByDur>>,
     pub bad: BadLines,
@@ -79,7 +84,7 @@ impl Fold for Slow {
         let name = rec.str("span").unwrap_or_default().into_owned();
         let status = rec.str("status").unwrap_or_default().into_owned();
         let entry = self.by_name.entry(name.clone()).or_default();
-        entry.0.push(dur_ms);
+        entry.0.add(dur_ms);
         if status == "error" {
             entry.1 += 1;
         }
@@ -90,7 +95,7 @@ impl Fold for Slow {
     fn merge(&mut self, o: Self) {
         for (k, (d, e)) in o.by_name {
             let entry = self.by_name.entry(k).or_default();
-            entry.0.extend(d);
+            entry.0.merge(d);
             entry.1 += e;
         }
         for Reverse(ByDur(e)) in o.top {
@@ -101,16 +106,7 @@ impl Fold for Slow {
 }
 
 /// Per span name: `(name, count, errors, p50, p95, p99, max)`.
-pub type Row = (String, usize, u64, f64, f64, f64, f64);
-
-/// The nearest-rank percentile `p` (0..=1) of sorted `v`.
-pub fn percentile(v: &[f64], p: f64) -> f64 {
-    if v.is_empty() {
-        return f64::NAN;
-    }
-    let rank = (p * v.len() as f64).ceil() as usize;
-    v[rank.clamp(1, v.len()) - 1]
-}
+pub type Row = (String, u64, u64, f64, f64, f64, f64);
 
 impl Slow {
     /// The slowest spans, slowest first.
@@ -126,9 +122,8 @@ impl Slow {
             .by_name
             .iter_mut()
             .map(|(name, (d, e))| {
-                d.sort_by(f64::total_cmp);
-                let max = d.last().copied().unwrap_or(f64::NAN);
-                (name.clone(), d.len(), *e, percentile(d, 0.5), percentile(d, 0.95), percentile(d, 0.99), max)
+                let [p50, p95, p99, max] = d.summary();
+                (name.clone(), d.count(), *e, p50, p95, p99, max)
             })
             .collect();
         rows.sort_by(|a, b| b.5.total_cmp(&a.5).then_with(|| a.0.cmp(&b.0)));
@@ -185,12 +180,81 @@ impl Slow {
 #[cfg(test)]
 mod tests {
     use super::*;
+    use crate::hist::{percentile, EXACT_UP_TO, MAX_BUCKETS, RELATIVE_ERROR};
+
+    /// An `END` record of span `name` as logkit writes it (`dur_ms` to the microsecond).
+    fn end(name: &str, ms: f64) -> Vec<u8> {
+        format!(
+            "{{\"timestamp\":\"2026-11-24T07:02:51.000000Z\",\"level\":\"info\",\"event\":\"END\",\"span\":\"{name}\",\"dur_ms\":{ms:.3},\"status\":\"success\",\"target\":\"t\"}}"
+        )
+        .into_bytes()
+    }
+
+    /// Durations from a fixed xorshift64*: log-uniform from 1 µs to 100 s, or two
+    /// modes (cache hits around 0.2 ms, misses around 40 ms), with some 0.000 ms spans;
+    /// rounded to the microsecond, as logkit writes them.
+    fn durations(seed: u64, n: usize, bimodal: bool) -> Vec<f64> {
+        let mut s = seed.wrapping_mul(0x9e37_79b9_7f4a_7c15) | 1;
+        let mut unit = move || {
+            s ^= s >> 12;
+            s ^= s << 25;
+            s ^= s >> 27;
+            (s.wrapping_mul(0x2545_f491_4f6c_dd1d) >> 11) as f64 / (1u64 << 53) as f64
+        };
+        (0..n)
+            .map(|_| {
+                let u = unit();
+                let ms = if u < 0.01 {
+                    0.0
+                } else if bimodal {
+                    let base = if unit() < 0.9 { 0.2 } else { 40.0 };
+                    base * (1.0 + unit())
+                } else {
+                    10f64.powf(-3.0 + 8.0 * unit())
+                };
+                (ms * 1000.0).round() / 1000.0
+            })
+            .collect()
+    }
+
+    fn fold(durs: &[f64]) -> Slow {
+        let mut s = Slow::default();
+        for (i, &ms) in durs.iter().enumerate() {
+            s.line(At { source: 0, offset: i as u64 }, &end("db", ms));
+        }
+        s
+    }
 
     #[test]
-    fn percentiles_are_nearest_rank() {
-        let v: Vec<f64> = (1..=100).map(f64::from).collect();
-        assert_eq!((percentile(&v, 0.5), percentile(&v, 0.95), percentile(&v, 0.99)), (50.0, 95.0, 99.0));
-        assert_eq!(percentile(&[7.0], 0.99), 7.0);
-        assert!(percentile(&[], 0.5).is_nan());
+    fn slow_memory_per_span_name_is_bounded_whatever_the_number_of_spans() {
+        let bound = MAX_BUCKETS.max(EXACT_UP_TO) * size_of::<u64>();
+        for n in [10_000, 100_000] {
+            let s = fold(&durations(7, n, false));
+            let held = s.by_name["db"].0.heap_bytes();
+            assert!(held <= bound, "{held} bytes held for {n} spans of one name; bound {bound}");
+        }
+    }
+
+    #[test]
+    fn slow_percentiles_are_within_the_stated_relative_error_of_the_exact_ones() {
+        for (seed, n, bimodal) in
+            [(1, EXACT_UP_TO + 1, false), (2, 20_000, false), (3, 20_000, true), (4, 60_000, false)]
+        {
+            let durs = durations(seed, n, bimodal);
+            // Folded in two parts and merged, as two workers do.
+            let mut s = fold(&durs[..n / 3]);
+            s.merge(fold(&durs[n / 3..]));
+            let rows = s.rows();
+            let (_, count, errors, p50, p95, p99, max) = rows[0].clone();
+            let mut sorted = durs.clone();
+            sorted.sort_by(f64::total_cmp);
+            assert_eq!((count, errors), (n as u64, 0));
+            assert_eq!(max, sorted[n - 1], "max is exact");
+            for (got, p) in [(p50, 0.5), (p95, 0.95), (p99, 0.99)] {
+                let exact = percentile(&sorted, p);
+                let err = (got - exact).abs();
+                assert!(err <= RELATIVE_ERROR * exact * (1.0 + 1e-9), "p{p} of {n}: {got} for {exact}");
+            }
+        }
     }
 }
