@@ -263,3 +263,31 @@ fn tail_follow_counts_bad_lines_while_following_and_reports_them_on_stderr() {
     report_of(3, "logkit: skipped 3 bad lines so far (run.log: 2 not JSON, 1 not logkit records)");
     drop(child);
 }
+
+#[test]
+fn tail_puts_several_processes_batches_back_in_time_order() {
+    let dir = common::tempdir();
+    // Two processes' batches as they land in one file: each batch in time order, the
+    // second process's batch overlapping the first's in time.
+    let log = [
+        line("51.000001", "a1"),
+        line("51.000003", "a2"),
+        line("51.000005", "a3"),
+        line("51.000002", "b1"),
+        line("51.000004", "b2"),
+        line("51.000006", "b3"),
+        line("51.000007", "a5"),
+        line("51.000006", "a4, at the time of b3"),
+    ]
+    .concat();
+    std::fs::write(common::run_log(dir.path()), &log).unwrap();
+    let out = common::ok(&common::logkit(dir.path(), &["tail", "--json"]));
+    let events: Vec<String> = out
+        .lines()
+        .map(|l| serde_json::from_str::<serde_json::Value>(l).unwrap()["event"].as_str().unwrap().to_owned())
+        .collect();
+    assert_eq!(events, ["a1", "b1", "a2", "b2", "a3", "b3", "a4, at the time of b3", "a5"]);
+    let mut want: Vec<&str> = log.lines().collect();
+    want.sort_by_key(|l| l[14..41].to_owned());
+    assert_eq!(out.lines().collect::<Vec<_>>(), want, "the lines themselves, unchanged");
+}
