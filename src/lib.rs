@@ -15,6 +15,77 @@
 //! in the [table of environment knobs](Config#environment-knobs) on [`Config`], which
 //! also says how level directives match targets and how bad values are reported.
 //!
+//! ## Context in handlers, tasks and threads
+//! A work unit (a request, a job, a message) gets a trace and bound keys from
+//! [`new_context!`] or [`scoped_context!`]; every record logged in it carries them,
+//! with the innermost open span. The context lives with the thread, or with a future
+//! that was given its own, so which form to write depends on where the unit runs:
+//!
+//! | the unit runs in | write | so that |
+//! | --- | --- | --- |
+//! | a handler called in a loop on one thread (a worker, a consumer) | `let _unit = scoped_context!(..);` first in it | the unit ends with the scope: the loop's next record is back in the enclosing context, not in the last request's trace |
+//! | a `#[capture]` fn that is the handler | `new_context!(..);` as its first line | the fn's span, opened a moment before, moves into the new trace: its `END` sits with the records logged inside it ([`scoped_context!`] would leave it in the caller's trace) |
+//! | a thread that is one unit (`main` of a batch tool) | `new_context!(..);` once | it binds until the next `new_context!` on the thread |
+//! | a tokio task | `logkit::spawn(async { new_context!(..); .. })` (feature `tokio`), or a `#[capture] async fn` | the task owns its context, swapped in on every poll, so it follows the task across `.await`s and worker threads |
+//! | a future given to a join set, `select!`, an executor | `fut.`[`in_current_context`](FutureExt::in_current_context)`()` | the future runs in the context current where it was made |
+//! | a thread started for part of the unit | [`thread::spawn`] | the thread starts in the spawner's trace, spans and keys ([`std::thread::spawn`] starts with none) |
+//! | blocking work from a task | `logkit::spawn_blocking(f)` (feature `tokio`) | the pool thread runs in the task's context and gets its own back after |
+//! | another process or service | [`traceparent()`] → `TRACEPARENT` or a header; there, `new_context!(trace_id = ..)` | the child's records continue the caller's trace, under the caller's span |
+//! | an axum / tower service | `logkit::tower::CaptureLayer` (feature `tower`) | one unit and one `http.request` span per request, continuing an incoming `traceparent`; handlers only log |
+//!
+//! Do not call `new_context!` in a future that has no context of its own (one given
+//! to `tokio::spawn` unwrapped): it would change the context of the worker thread
+//! polling it, which other such futures share, and after an `.await` the future may
+//! resume on another thread with another context.
+//!
+//! ```no_run
+//! use logkit::{capture, info, new_context, scoped_context, span};
+//!
+//! // One thread, many requests: a unit per request, ended with the loop body.
+//! fn serve(requests: &[u32]) {
+//!     for &id in requests {
+//!         let _unit = scoped_context!(request_id = id);
+//!         let _span = span!("handle");
+//!         info!("handled");
+//!     } // END of `handle`, then the unit ends: the next request starts clean
+//! }
+//!
+//! // The handler is a `#[capture]` fn: `new_context!` first.
+//! #[capture]
+//! fn handle(user: &str) {
+//!     new_context!(user = user);
+//!     info!("in the user's trace, inside the span of `handle`");
+//!     let helper = logkit::thread::spawn(|| info!("same trace, span and user"));
+//!     helper.join().unwrap();
+//! }
+//! # serve(&[1, 2]);
+//! # handle("u1");
+//! ```
+//!
+//! In async code (feature `tokio`):
+//!
+//! ```no_run
+//! # #[cfg(feature = "tokio")]
+//! # async fn run() {
+//! use logkit::{capture, info, new_context, FutureExt};
+//!
+//! #[capture] // the fn's future carries the context it was called in
+//! async fn charge(order: u64) {
+//!     info!(order, "charging");
+//! }
+//!
+//! // A task per request: the task owns its context across `.await`s and threads.
+//! let task = logkit::spawn(async {
+//!     new_context!(request_id = 7);
+//!     charge(42).await;
+//!     let lookup = async { info!("still request 7") }.in_current_context();
+//!     tokio::join!(lookup, charge(43));
+//!     logkit::spawn_blocking(|| info!("request 7, on the blocking pool")).await.unwrap();
+//! });
+//! task.await.unwrap();
+//! # }
+//! ```
+//!
 //! ## How a record travels
 //! A call site first asks the gate (a few atomic loads: level, per-target directives,
 //! sampling); a record left out evaluates none of its arguments. A kept record is
@@ -34,6 +105,9 @@
 //! records that could not be written are counted in a `logkit.lost` record.
 
 #![warn(missing_docs, rust_2018_idioms, unreachable_pub)]
+// docs.rs builds with every feature and `--cfg docsrs` (Cargo.toml's
+// `[package.metadata.docs.rs]`): each feature-gated item shows the feature it needs.
+#![cfg_attr(docsrs, feature(doc_cfg))]
 #![deny(unsafe_op_in_unsafe_fn)]
 
 // Map of the source, bottom layer first. A module imports only from its own layer or
