@@ -418,8 +418,9 @@ macro_rules! __outcome {
     ($ret:expr) => {{
         #[allow(unused_imports)]
         use $crate::__private::outcome::{
-            ViaAny as _, ViaDisplay as _, ViaDynError as _, ViaDynErrorSend as _, ViaError as _, ViaResult as _,
+            ViaAny as _, ViaDebug as _, ViaDisplay as _, ViaDynError as _, ViaDynErrorSend as _, ViaError as _,
+            ViaResult as _,
         };
-        (&&&&&&$crate::__private::outcome::Wrap($ret)).__logkit_outcome()
+        (&&&&&&&$crate::__private::outcome::Wrap($ret)).__logkit_outcome()
     }};
 }

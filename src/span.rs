@@ -737,7 +737,7 @@ pub enum Outcome {
 }
 
 /// Autoref specialisation: `__outcome!(&ret)` expands to
-/// `(&&&&&&Wrap(&ret)).__logkit_outcome()`, which picks the most specific of these
+/// `(&&&&&&&Wrap(&ret)).__logkit_outcome()`, which picks the most specific of these
 /// for the return value's type, at the `#[capture]` expansion site (one `&` per level,
 /// most specific first). Not API.
 #[doc(hidden)]
@@ -752,7 +752,7 @@ pub mod outcome {
     pub trait ViaError {
         fn __logkit_outcome(&self) -> Outcome;
     }
-    impl<T, E: Error + 'static> ViaError for &&&&&Wrap<'_, Result<T, E>> {
+    impl<T, E: Error + 'static> ViaError for &&&&&&Wrap<'_, Result<T, E>> {
         fn __logkit_outcome(&self) -> Outcome {
             match self.0 {
                 Ok(_) => Outcome::Success,
@@ -766,7 +766,7 @@ pub mod outcome {
     pub trait ViaDynErrorSend {
         fn __logkit_outcome(&self) -> Outcome;
     }
-    impl<T, E: Deref<Target = dyn Error + Send + Sync + 'static>> ViaDynErrorSend for &&&&Wrap<'_, Result<T, E>> {
+    impl<T, E: Deref<Target = dyn Error + Send + Sync + 'static>> ViaDynErrorSend for &&&&&Wrap<'_, Result<T, E>> {
         fn __logkit_outcome(&self) -> Outcome {
             match self.0 {
                 Ok(_) => Outcome::Success,
@@ -779,7 +779,7 @@ pub mod outcome {
     pub trait ViaDynError {
         fn __logkit_outcome(&self) -> Outcome;
     }
-    impl<T, E: Deref<Target = dyn Error + 'static>> ViaDynError for &&&Wrap<'_, Result<T, E>> {
+    impl<T, E: Deref<Target = dyn Error + 'static>> ViaDynError for &&&&Wrap<'_, Result<T, E>> {
         fn __logkit_outcome(&self) -> Outcome {
             match self.0 {
                 Ok(_) => Outcome::Success,
@@ -792,11 +792,24 @@ pub mod outcome {
     pub trait ViaDisplay {
         fn __logkit_outcome(&self) -> Outcome;
     }
-    impl<T, E: Display> ViaDisplay for &&Wrap<'_, Result<T, E>> {
+    impl<T, E: Display> ViaDisplay for &&&Wrap<'_, Result<T, E>> {
         fn __logkit_outcome(&self) -> Outcome {
             match self.0 {
                 Ok(_) => Outcome::Success,
                 Err(e) => Outcome::Error(exc_info_message(std::any::type_name::<E>(), &e.to_string())),
+            }
+        }
+    }
+
+    /// `Result<T, E: Debug>` (an error that is not `Display`): type and `Debug` text.
+    pub trait ViaDebug {
+        fn __logkit_outcome(&self) -> Outcome;
+    }
+    impl<T, E: fmt::Debug> ViaDebug for &&Wrap<'_, Result<T, E>> {
+        fn __logkit_outcome(&self) -> Outcome {
+            match self.0 {
+                Ok(_) => Outcome::Success,
+                Err(e) => Outcome::Error(exc_info_message(std::any::type_name::<E>(), &format!("{e:?}"))),
             }
         }
     }
@@ -809,7 +822,10 @@ pub mod outcome {
         fn __logkit_outcome(&self) -> Outcome {
             match self.0 {
                 Ok(_) => Outcome::Success,
-                Err(_) => Outcome::Error(exc_info_message(std::any::type_name::<E>(), "an error that is not Display")),
+                Err(_) => Outcome::Error(exc_info_message(
+                    std::any::type_name::<E>(),
+                    "an error that is neither Display nor Debug",
+                )),
             }
         }
     }
@@ -830,25 +846,9 @@ pub(crate) fn exc_info_error<E: Error + ?Sized>(type_name: &str, err: &E) -> Str
     let mut out = Vec::with_capacity(128);
     out.extend_from_slice(b"{\"type\":");
     crate::render::json::write_str(&mut out, type_name);
-    out.extend_from_slice(b",\"message\":");
-    crate::render::json::write_str(&mut out, &err.to_string());
-    out.extend_from_slice(b",\"chain\":[");
-    let mut src = err.source();
-    let mut first = true;
-    let mut depth = 0;
-    while let Some(s) = src {
-        if !first {
-            out.push(b',');
-        }
-        first = false;
-        crate::render::json::write_str(&mut out, &s.to_string());
-        src = s.source();
-        depth += 1;
-        if depth >= 64 {
-            break; // a cyclic chain
-        }
-    }
-    out.extend_from_slice(b"]}");
+    out.push(b',');
+    crate::value::write_error_fields(&mut out, err);
+    out.push(b'}');
     String::from_utf8(out).unwrap_or_default()
 }
 
@@ -1036,8 +1036,18 @@ mod tests {
         let local: Result<(), Box<dyn Error>> = Err("local".into());
         assert_eq!(exc(crate::__outcome!(&local))["message"], "local");
         assert_eq!(exc(crate::__outcome!(&Err::<(), _>("text")))["message"], "text");
+        #[derive(Debug)]
+        #[allow(dead_code)]
+        struct DebugOnly {
+            code: u8,
+        }
+        let e = exc(crate::__outcome!(&Err::<(), _>(DebugOnly { code: 7 })));
+        assert_eq!(e["message"], "DebugOnly { code: 7 }", "a Debug-only error keeps its Debug text");
         struct Opaque;
-        assert_eq!(exc(crate::__outcome!(&Err::<(), _>(Opaque)))["message"], "an error that is not Display");
+        assert_eq!(
+            exc(crate::__outcome!(&Err::<(), _>(Opaque)))["message"],
+            "an error that is neither Display nor Debug"
+        );
     }
 
     #[test]

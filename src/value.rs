@@ -5,6 +5,7 @@
 //! straight into the record buffer (no intermediate `String`).
 
 use std::borrow::Cow;
+use std::error::Error;
 use std::fmt;
 use std::rc::Rc;
 use std::sync::Arc;
@@ -16,9 +17,31 @@ use crate::record::{encode::tag, Tag};
 /// A value that can be a field of a record.
 ///
 /// Implemented for the integer and float types, `bool`, `char`, `str`, `String`,
-/// `Cow<str>`, `Option<T>` (`None` is `null`), references and smart pointers, and for
-/// [`DisplayValue`] / [`DebugValue`] (what `%v` and `?v` produce). Implement it for
-/// your own types to choose their representation.
+/// `Cow<str>`, `Option<T>` (`None` is `null`), references and smart pointers, for
+/// [`DisplayValue`] / [`DebugValue`] (what `%v` and `?v` produce), and for errors as
+/// `dyn Error` (below). Implement it for your own types to choose their
+/// representation; any other type is logged with `k = ?v` (its `Debug`) or `k = %v`
+/// (its `Display`).
+///
+/// # Errors as values
+///
+/// `error = &e as &dyn Error` (the form `tracing` users write), a `Box<dyn Error>`
+/// (`+ Send + Sync` or not), and an `anyhow`-style error dereferenced to its
+/// `dyn Error` (`error = &*e`) are written as a nested object with the error's message
+/// and its `source()` chain, as a span's `exc_info` is:
+/// `"error":{"message":"loading the config","chain":["disk gone"]}`. (`%e` writes the
+/// message alone.)
+///
+/// ```no_run
+/// # let e = std::io::Error::other("disk gone");
+/// logkit::error!(error = &e as &dyn std::error::Error, "request failed");
+/// ```
+#[diagnostic::on_unimplemented(
+    message = "`{Self}` is not a logkit `Value`: log it with `key = ?value` (Debug) or `key = %value` (Display)",
+    label = "not a logkit `Value`; write `key = ?value` (Debug) or `key = %value` (Display)",
+    note = "logkit writes numbers, bools, strings and the types that implement `logkit::Value`; any other type needs `?` or `%` before it",
+    note = "for an error, `key = &e as &dyn std::error::Error` writes its message and `source()` chain"
+)]
 pub trait Value {
     /// Writes `self` into the record.
     fn encode(&self, out: &mut ValueEncoder<'_>);
@@ -142,6 +165,57 @@ impl<T: Value + ?Sized> Value for Rc<T> {
     #[inline]
     fn encode(&self, out: &mut ValueEncoder<'_>) {
         (**self).encode(out)
+    }
+}
+
+/// `{"message":..,"chain":[..]}` for an error; a nested value over
+/// [`MAX_VALUE_BYTES`](crate::MAX_VALUE_BYTES) is written as the message alone (cut).
+fn encode_error(e: &(dyn Error + '_), out: &mut ValueEncoder<'_>) {
+    let mut json = Vec::with_capacity(64);
+    json.push(b'{');
+    write_error_fields(&mut json, e);
+    json.push(b'}');
+    match String::from_utf8(json) {
+        Ok(j) if j.len() <= crate::record::encode::MAX_VALUE_BYTES => out.json(&j),
+        _ => out.display(&e),
+    }
+}
+
+/// `"message":..,"chain":[..]`: an error's message and its `source()` chain (cut
+/// after 64 links, for a cyclic chain), as JSON object members.
+pub(crate) fn write_error_fields<E: Error + ?Sized>(out: &mut Vec<u8>, err: &E) {
+    out.extend_from_slice(b"\"message\":");
+    crate::render::json::write_str(out, &err.to_string());
+    out.extend_from_slice(b",\"chain\":[");
+    let mut src = err.source();
+    let mut depth = 0;
+    while let Some(s) = src {
+        if depth > 0 {
+            out.push(b',');
+        }
+        crate::render::json::write_str(out, &s.to_string());
+        src = s.source();
+        depth += 1;
+        if depth >= 64 {
+            break; // a cyclic chain
+        }
+    }
+    out.push(b']');
+}
+
+impl Value for dyn Error + '_ {
+    fn encode(&self, out: &mut ValueEncoder<'_>) {
+        encode_error(self, out)
+    }
+}
+impl Value for dyn Error + Send + '_ {
+    fn encode(&self, out: &mut ValueEncoder<'_>) {
+        encode_error(self, out)
+    }
+}
+impl Value for dyn Error + Send + Sync + '_ {
+    fn encode(&self, out: &mut ValueEncoder<'_>) {
+        encode_error(self, out)
     }
 }
 
@@ -299,6 +373,43 @@ mod tests {
         assert!(got.starts_with("éé"));
         assert!(got.ends_with("…[truncated 6 bytes]"), "{}", &got[got.len() - 40..]);
         assert!(got.len() <= crate::MAX_VALUE_BYTES + 32);
+    }
+
+    #[derive(Debug)]
+    struct Loading(std::io::Error);
+    impl fmt::Display for Loading {
+        fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+            f.write_str("loading the config")
+        }
+    }
+    impl Error for Loading {
+        fn source(&self) -> Option<&(dyn Error + 'static)> {
+            Some(&self.0)
+        }
+    }
+
+    /// What an `anyhow::Error` is to logkit: a handle that derefs to `dyn Error + Send + Sync`.
+    struct AnyhowLike(Box<dyn Error + Send + Sync>);
+    impl std::ops::Deref for AnyhowLike {
+        type Target = dyn Error + Send + Sync;
+        fn deref(&self) -> &Self::Target {
+            &*self.0
+        }
+    }
+
+    #[test]
+    fn errors_as_values_are_their_message_and_source_chain() {
+        let chain = r#"{"message":"loading the config","chain":["disk gone"]}"#.to_owned();
+        let e = Loading(std::io::Error::other("disk gone"));
+        assert_eq!(one(&(&e as &dyn Error)), F::Json(chain.clone()));
+        let boxed: Box<dyn Error> = Box::new(Loading(std::io::Error::other("disk gone")));
+        assert_eq!(one(&boxed), F::Json(chain.clone()));
+        let sendable: Box<dyn Error + Send + Sync> = Box::new(Loading(std::io::Error::other("disk gone")));
+        assert_eq!(one(&sendable), F::Json(chain.clone()));
+        let any = AnyhowLike(Box::new(Loading(std::io::Error::other("disk gone"))));
+        assert_eq!(one(&&*any), F::Json(chain));
+        let quoted: Box<dyn Error + Send + Sync> = "a \"quoted\"\nline".into();
+        assert_eq!(one(&quoted), F::Json(r#"{"message":"a \"quoted\"\nline","chain":[]}"#.to_owned()));
     }
 
     #[cfg(feature = "serde")]

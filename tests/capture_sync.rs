@@ -517,3 +517,44 @@ fn a_captured_fn_declared_inside_a_captured_fn_is_named_by_its_path() {
     let h = common::end_of(&recs, "capture_sync::with_local_items::helper");
     assert_eq!(h["parent_span_id"], common::end_of(&recs, "capture_sync::with_local_items")["span_id"]);
 }
+
+/// An error type with `Debug` only (no `Display`, no `Error`).
+#[derive(Debug)]
+#[allow(dead_code)]
+enum Rejected {
+    Quota { used: u32 },
+}
+
+#[capture]
+fn reserve(n: u32) -> Result<u32, Rejected> {
+    Err(Rejected::Quota { used: n })
+}
+
+#[test]
+fn an_err_that_is_only_debug_ends_the_span_with_its_debug_text() {
+    if common::is_child("an_err_that_is_only_debug_ends_the_span_with_its_debug_text") {
+        assert!(reserve(9).is_err());
+        return;
+    }
+    let recs = common::records_of("an_err_that_is_only_debug_ends_the_span_with_its_debug_text", &[]);
+    let end = common::end_of(&recs, "capture_sync::reserve");
+    assert_eq!(end["status"], "error", "{end}");
+    assert_eq!(end["exc_info"]["message"], "Quota { used: 9 }", "{end}");
+}
+
+#[test]
+fn an_error_logged_as_a_dyn_error_field_carries_its_message_and_source_chain() {
+    if common::is_child("an_error_logged_as_a_dyn_error_field_carries_its_message_and_source_chain") {
+        let e = read_error();
+        logkit::error!(error = &e as &dyn Error, "request failed");
+        let boxed: Box<dyn Error + Send + Sync> = Box::new(read_error());
+        logkit::error!(error = boxed, "boxed");
+        return;
+    }
+    let recs = common::records_of("an_error_logged_as_a_dyn_error_field_carries_its_message_and_source_chain", &[]);
+    for event in ["request failed", "boxed"] {
+        let r = common::the(&recs, event);
+        assert_eq!(r["error"]["message"], read_error().to_string(), "{r}");
+        assert_eq!(r["error"]["chain"], serde_json::json!(["disk gone"]), "{r}");
+    }
+}

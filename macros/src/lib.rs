@@ -103,7 +103,8 @@ use syn::{Expr, Ident, Item, ItemFn, LitStr, ReturnType, Stmt, Token, Type};
 ///   early `return` or its tail) ends with `status="error"` and `exc_info` holding the
 ///   error's type, message and `source()` chain (for errors that are
 ///   `std::error::Error`, `Box<dyn Error [+ Send + Sync]>` or `anyhow::Error`-like
-///   types), or its message (for any other `Display` error).
+///   types), its message (for any other `Display` error), or its `Debug` text (for
+///   an error that is only `Debug`).
 /// * A panic ends the span with `status="error"` and the panic in `exc_info`.
 /// * An `async fn`'s span opens when its future is first polled and the future runs
 ///   in its own context, whichever thread polls it; a future dropped before it
