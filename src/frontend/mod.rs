@@ -256,26 +256,25 @@ impl Frontend {
 
     /// Appends one record to the calling thread's buffer. `encode` appends exactly one
     /// record to the buffer it is given.
+    ///
+    /// A record logged while this thread encodes another (from one of its `Display`
+    /// impls) is nested: it goes to the side buffer of its depth and, once the record it
+    /// was logged from is whole, follows it, so the thread's order is outer first, then
+    /// each nested record after the one it was logged from, at any depth. A panic while
+    /// encoding (a `Display` impl) rolls that record back to the last whole one; the
+    /// whole records it logged before panicking are kept.
     #[inline]
     pub(crate) fn write(&'static self, encode: &mut dyn FnMut(&mut Vec<u8>)) {
         let done = LOCAL.try_with(|local| {
-            if local.busy.get() {
-                // Re-entered from a `Display` impl of this thread's record: the record
-                // goes to the side buffer, which follows the outer record into the
-                // thread's buffer, so the thread's order is kept (outer, then inner).
-                return match local.side.try_borrow_mut() {
-                    Ok(mut side) => {
-                        encode(&mut side);
-                        local.side_records.set(local.side_records.get() + 1);
-                        true
-                    }
-                    Err(_) => false, // deeper re-entrancy: a buffer of its own
-                };
+            let depth = local.depth.get();
+            if depth > 0 {
+                return self.write_nested(local, depth, encode);
             }
             let slot = local.slot.get_or_init(|| self.register());
-            local.busy.set(true);
-            let _busy = BusyReset(&local.busy);
-            local.clear_side(); // leftovers of an outer record that panicked
+            local.depth.set(1);
+            // Declared before the slot's guard: the depth is reset after the lock is
+            // released, also on unwind.
+            let _depth = DepthReset(&local.depth);
             let mut guard = slot.lock();
             let inner = guard.inner();
             if self.is_full(inner) {
@@ -286,14 +285,16 @@ impl Frontend {
                 slot.handed_off();
             }
             let start = inner.buf.len();
-            let mut undo = Truncate { buf: &mut inner.buf, to: start };
-            encode(undo.buf);
-            undo.to = usize::MAX; // committed
+            let mut undo = Unwind { inner, start };
+            encode(&mut undo.inner.buf);
+            undo.start = usize::MAX; // committed
             drop(undo);
+            let inner = guard.inner();
             inner.records += 1;
             let mut added = 1;
-            if local.side_records.get() > 0 {
-                added += self.append_side(local, inner);
+            // Every nested frame has ended by now: what they logged waits in side buffer 0.
+            if local.pending.get() {
+                added += Self::append_pending(local, inner);
             }
             slot.dirty.store(true, Ordering::Relaxed);
             // Only this thread writes `appended`: a load and a store, no RMW.
@@ -308,6 +309,24 @@ impl Frontend {
         if !matches!(done, Ok(true)) {
             self.write_unbuffered(encode);
         }
+    }
+
+    /// A record logged from inside the record this thread is encoding at `depth`
+    /// (`depth >= 1`): encoded into the side buffer of its depth, followed by the
+    /// records nested in it. `false` past [`MAX_NESTING`] (a buffer of its own then).
+    #[cold]
+    #[inline(never)]
+    fn write_nested(&self, local: &Local, depth: usize, encode: &mut dyn FnMut(&mut Vec<u8>)) -> bool {
+        if depth > MAX_NESTING {
+            return false;
+        }
+        let side = local.take_side(depth - 1);
+        let start = side.buf.len();
+        local.depth.set(depth + 1);
+        let mut frame = NestedFrame { local, depth, side, start, committed: false };
+        encode(&mut frame.side.buf);
+        frame.committed = true;
+        true
     }
 
     /// Moves a full buffer onto the ring and gives the slot a fresh one. Returns
@@ -339,19 +358,13 @@ impl Frontend {
         true
     }
 
-    /// Moves the records logged from inside the record just written (its `Display`
-    /// impls logged) after it. Returns how many.
+    /// Moves the records logged from inside the record just written (at any depth;
+    /// they wait in side buffer 0) after it. Returns how many.
     #[cold]
-    fn append_side(&self, local: &Local, inner: &mut SlotInner) -> u64 {
-        let n = local.side_records.replace(0);
-        if let Ok(mut side) = local.side.try_borrow_mut() {
-            inner.buf.extend_from_slice(&side);
-            inner.records += n;
-            side.clear();
-            if side.capacity() > BUFFER_CAPACITY {
-                side.shrink_to(BUFFER_SLACK);
-            }
-        }
+    fn append_pending(local: &Local, inner: &mut SlotInner) -> u64 {
+        local.pending.set(false);
+        let n = local.append_nested(0, &mut inner.buf);
+        inner.records += n;
         u64::from(n)
     }
 
@@ -412,47 +425,147 @@ impl Frontend {
     }
 }
 
-/// Truncates a buffer back to `to` on drop unless committed (`to == usize::MAX`), so
-/// a panicking `Display` impl leaves no half-written record behind.
-struct Truncate<'a> {
-    buf: &'a mut Vec<u8>,
-    to: usize,
+/// Deepest nesting of records logged from `Display` impls that keeps the thread's order
+/// (a record logged from inside a record logged from inside ... `MAX_NESTING` deep);
+/// deeper ones get a buffer of their own and may be written before the records they
+/// were logged from.
+pub(crate) const MAX_NESTING: usize = 32;
+
+/// Unwinding out of the encoding of a record at depth 1 (a `Display` impl panicked):
+/// the half-written record is rolled back to `start`, the last whole record, and the
+/// whole records logged from inside it before the panic are kept, after the thread's
+/// earlier ones. Committed (`start == usize::MAX`), it does nothing: the success path
+/// accounts for itself. Two words, like the plain truncation guard it replaced, so the
+/// hot path pays nothing for the rest.
+struct Unwind<'a> {
+    inner: &'a mut SlotInner,
+    start: usize,
 }
 
-impl Drop for Truncate<'_> {
+impl Drop for Unwind<'_> {
     #[inline]
     fn drop(&mut self) {
-        if self.to != usize::MAX {
-            self.buf.truncate(self.to);
+        if self.start != usize::MAX {
+            // By value, not `&mut self`: the guard then lives in registers.
+            Unwind::rolled_back(self.inner, self.start);
         }
     }
 }
 
-struct BusyReset<'a>(&'a Cell<bool>);
+impl Unwind<'_> {
+    #[cold]
+    #[inline(never)]
+    fn rolled_back(inner: &mut SlotInner, start: usize) {
+        inner.buf.truncate(start);
+        let _ = LOCAL.try_with(|local| {
+            if !local.pending.get() {
+                return;
+            }
+            let added = Frontend::append_pending(local, inner);
+            if let (true, Some(slot)) = (added > 0, local.slot.get()) {
+                slot.dirty.store(true, Ordering::Relaxed);
+                slot.appended.store(slot.appended.load(Ordering::Relaxed).wrapping_add(added), Ordering::Relaxed);
+            }
+        });
+    }
+}
 
-impl Drop for BusyReset<'_> {
+/// A nested record being encoded at `depth + 1` into `side` (the side buffer of that
+/// depth, taken out of [`Local::nested`] while it is written). On drop, also on unwind:
+/// rolls the record back unless committed, appends the records nested in it, puts the
+/// side buffer back and restores the thread's depth.
+struct NestedFrame<'a> {
+    local: &'a Local,
+    depth: usize,
+    side: Side,
+    start: usize,
+    committed: bool,
+}
+
+impl Drop for NestedFrame<'_> {
+    fn drop(&mut self) {
+        if self.committed {
+            self.side.records += 1;
+        } else {
+            self.side.buf.truncate(self.start);
+        }
+        if self.local.has_nested(self.depth) {
+            self.side.records += self.local.append_nested(self.depth, &mut self.side.buf);
+        }
+        self.local.pending.set(true);
+        self.local.put_side(self.depth - 1, std::mem::take(&mut self.side));
+        self.local.depth.set(self.depth);
+    }
+}
+
+/// Back outside any log call (depth 0) on drop, also on unwind.
+struct DepthReset<'a>(&'a Cell<usize>);
+
+impl Drop for DepthReset<'_> {
     #[inline]
     fn drop(&mut self) {
-        self.0.set(false);
+        self.0.set(0);
     }
+}
+
+/// Whole records logged from inside a record of the depth above, waiting to follow it.
+#[derive(Default)]
+struct Side {
+    buf: Vec<u8>,
+    records: u32,
 }
 
 struct Local {
     slot: OnceCell<Arc<Slot>>,
-    /// Set while this thread encodes a record (detects re-entrant logging).
-    busy: Cell<bool>,
-    /// Records logged while encoding another (from its `Display` impls).
-    side: RefCell<Vec<u8>>,
-    side_records: Cell<u32>,
+    /// How deep this thread is in log calls: 0 outside any, 1 while it encodes a
+    /// record, 2 while it encodes a record logged from a `Display` impl of that one, ...
+    depth: Cell<usize>,
+    /// `nested[d]`: the records logged at depth `d + 2` (from inside the record being
+    /// encoded at depth `d + 1`), waiting to follow it. A side buffer is taken out while
+    /// a record is encoded into it, so the borrow is never held across a `Display`.
+    nested: RefCell<Vec<Side>>,
+    /// Set when a nested record ends: the record at depth 1 has records to append (a
+    /// load on the common path, where nothing is nested).
+    pending: Cell<bool>,
 }
 
 impl Local {
-    fn clear_side(&self) {
-        if self.side_records.replace(0) > 0 {
-            if let Ok(mut side) = self.side.try_borrow_mut() {
-                side.clear();
-            }
+    /// Whether records wait to follow the record at depth `d + 1`.
+    #[inline]
+    fn has_nested(&self, d: usize) -> bool {
+        self.nested.try_borrow().is_ok_and(|n| n.get(d).is_some_and(|s| s.records > 0 || !s.buf.is_empty()))
+    }
+
+    /// Takes the side buffer `d` (with the records already in it) to write into.
+    fn take_side(&self, d: usize) -> Side {
+        match self.nested.try_borrow_mut() {
+            Ok(mut n) => n.get_mut(d).map(std::mem::take).unwrap_or_default(),
+            Err(_) => Side::default(),
         }
+    }
+
+    /// Puts the side buffer `d` back.
+    fn put_side(&self, d: usize, side: Side) {
+        if let Ok(mut n) = self.nested.try_borrow_mut() {
+            if n.len() <= d {
+                n.resize_with(d + 1, Side::default);
+            }
+            n[d] = side;
+        }
+    }
+
+    /// Moves the records of side buffer `d` to the end of `out`; returns how many. The
+    /// side buffer keeps its capacity (bounded).
+    #[cold]
+    fn append_nested(&self, d: usize, out: &mut Vec<u8>) -> u32 {
+        let Ok(mut n) = self.nested.try_borrow_mut() else { return 0 };
+        let Some(side) = n.get_mut(d) else { return 0 };
+        out.extend_from_slice(&side.buf);
+        side.buf.clear();
+        if side.buf.capacity() > BUFFER_CAPACITY {
+            side.buf.shrink_to(BUFFER_SLACK);
+        }
+        std::mem::take(&mut side.records)
     }
 }
 
@@ -466,14 +579,14 @@ impl Drop for Local {
 
 thread_local! {
     static LOCAL: Local = const {
-        Local { slot: OnceCell::new(), busy: Cell::new(false), side: RefCell::new(Vec::new()), side_records: Cell::new(0) }
+        Local { slot: OnceCell::new(), depth: Cell::new(0), nested: RefCell::new(Vec::new()), pending: Cell::new(false) }
     };
 }
 
 /// Whether the calling thread is in the middle of encoding a record (its slot is
 /// locked by itself): a flush from a panic hook must not wait for that slot.
 pub(crate) fn in_record() -> bool {
-    LOCAL.try_with(|l| l.busy.get()).unwrap_or(false)
+    LOCAL.try_with(|l| l.depth.get() > 0).unwrap_or(false)
 }
 
 #[cfg(all(test, not(loom)))]
