@@ -114,17 +114,16 @@ impl Current {
         self.trace_entry_len = 0;
     }
 
-    /// Replaces the unit's own keys with `names`/`values` and keeps the open spans:
-    /// their keys follow the new ones, and a span whose parent is not one of them (the
-    /// previous unit's remote parent, or none) becomes a child of `remote`.
-    fn rehome_frames(&mut self, remote: Option<SpanId>, names: &[&str], values: &[&dyn Value]) {
-        let old_keys = self.frames.first().map_or(self.fields.len(), |f| f.fields_at);
-        // [old keys][span keys] -> [span keys][new keys] -> [new keys][span keys],
-        // within the same buffer.
+    /// Replaces the unit's own keys with the new ones, already encoded at the end of
+    /// `fields` from `new_at` on, and keeps the open spans: their keys follow the new
+    /// ones, and a span whose parent is not one of them (the previous unit's remote
+    /// parent, or none) becomes a child of `remote`.
+    fn rehome_frames(&mut self, remote: Option<SpanId>, new_at: usize) {
+        let old_keys = self.frames.first().map_or(new_at, |f| f.fields_at);
+        // [old keys][span keys][new keys] -> [span keys][new keys] -> [new keys][span
+        // keys], within the same buffer.
         self.fields.drain(..old_keys);
-        let span_keys = self.fields.len();
-        encode_fields(&mut self.fields, names, values);
-        let new_keys = self.fields.len() - span_keys;
+        let new_keys = self.fields.len() - (new_at - old_keys);
         self.fields.rotate_right(new_keys);
         for i in 0..self.frames.len() {
             let (earlier, rest) = self.frames.split_at_mut(i);
@@ -157,6 +156,27 @@ fn entry_hex(out: &mut Vec<u8>, key: &str, hex: &[u8]) {
     out.push(crate::record::Tag::Str as u8);
     out.extend_from_slice(&(hex.len() as u32).to_ne_bytes());
     out.extend_from_slice(hex);
+}
+
+/// Appends `key value` entries for bound keys to `out`; if a value's `Display` (or
+/// `Debug`, or `Value`) impl panics, `out` is cut back to what it held before, so the
+/// context never keeps a half-encoded entry (the panic goes on unwinding).
+fn encode_fields_or_roll_back(out: &mut Vec<u8>, names: &[&str], values: &[&dyn Value]) {
+    struct RollBack<'a> {
+        out: &'a mut Vec<u8>,
+        to: usize,
+    }
+    impl Drop for RollBack<'_> {
+        fn drop(&mut self) {
+            if self.to != usize::MAX {
+                self.out.truncate(self.to);
+            }
+        }
+    }
+    let to = out.len();
+    let mut undo = RollBack { out, to };
+    encode_fields(undo.out, names, values);
+    undo.to = usize::MAX; // whole
 }
 
 /// Appends `key value` entries for bound keys.
@@ -301,15 +321,19 @@ pub(crate) fn new_context(given: Option<TraceStart>, names: &[&str], values: &[&
     // Encoded in place: the context's buffers are reused, so a work unit's start
     // allocates nothing once the thread has seen one of its size. (A `Display` impl
     // that logs while being encoded here logs without context: the context is busy.)
+    // The new keys are encoded first, after everything the context holds, and nothing
+    // else changes until they are whole: a value that panics leaves the context as it
+    // was (trace, keys, spans), and the panic goes on to the caller.
     with_current(|c| {
+        let new_at = c.fields.len();
+        encode_fields_or_roll_back(&mut c.fields, names, values);
         c.trace = Some(start.trace_id);
         c.remote_parent = start.parent_id;
         c.root_span = None;
         if c.frames.is_empty() {
-            c.fields.clear();
-            encode_fields(&mut c.fields, names, values);
+            c.fields.drain(..new_at);
         } else {
-            c.rehome_frames(start.parent_id, names, values);
+            c.rehome_frames(start.parent_id, new_at);
         }
         c.rebuild_ids();
         crate::filter::set_current_trace(c.trace);
@@ -347,7 +371,7 @@ pub fn current_span_id() -> Option<SpanId> {
 
 /// Opens a span frame: binds its id and keys. Returns (trace, span, parent).
 pub(crate) fn push_span(under: SpanParent, names: &[&str], values: &[&dyn Value]) -> (TraceId, SpanId, Option<SpanId>) {
-    push_span_with(under, |fields| encode_fields(fields, names, values))
+    push_span_with(under, |fields| encode_fields_or_roll_back(fields, names, values))
 }
 
 /// [`push_span`] with keys encoded earlier by [`encode_values`].
@@ -358,6 +382,10 @@ pub(crate) fn push_span_encoded(under: SpanParent, encoded: Option<&[u8]>) -> (T
 fn push_span_with(under: SpanParent, encode: impl FnOnce(&mut Vec<u8>)) -> (TraceId, SpanId, Option<SpanId>) {
     let span_id = SpanId::random();
     with_current(|c| {
+        // The keys first: a value that panics leaves the context as it was (no trace
+        // started, no frame, no partial key), and the span does not open.
+        let fields_at = c.fields.len();
+        encode(&mut c.fields);
         let trace = match c.trace {
             Some(t) => t,
             None => {
@@ -372,8 +400,6 @@ fn push_span_with(under: SpanParent, encode: impl FnOnce(&mut Vec<u8>)) -> (Trac
             SpanParent::Root => None,
             SpanParent::Span(id) => Some(id),
         };
-        let fields_at = c.fields.len();
-        encode(&mut c.fields);
         c.frames.push(Frame { span_id, parent, fields_at, state: None });
         c.rebuild_ids();
         (trace, span_id, parent)
@@ -925,6 +951,45 @@ mod tests {
         );
         assert_eq!("not-a-trace".into_trace_context(), Err("not-a-trace".to_owned()));
         assert!("4bf92f35".into_trace_context().is_err(), "too short for a trace id");
+    }
+
+    struct Boom;
+
+    impl crate::Value for Boom {
+        fn encode(&self, enc: &mut ValueEncoder<'_>) {
+            enc.str("half");
+            panic!("boom while encoding a bound value")
+        }
+    }
+
+    #[test]
+    fn a_value_that_panics_in_new_context_or_a_span_leaves_the_context_unchanged() {
+        let t = new_context(None, &["user"], &[&"u1"]);
+        let before = bound();
+        let r = std::panic::catch_unwind(|| new_context(None, &["user", "k"], &[&"u2", &Boom]));
+        assert!(r.is_err());
+        assert_eq!((bound(), current_trace_id()), (before.clone(), Some(t)), "new_context! rolled back");
+        let r = std::panic::catch_unwind(|| push_span(SpanParent::Current, &["a", "k"], &[&1u8, &Boom]));
+        assert!(r.is_err());
+        assert_eq!((bound(), current_span_id()), (before, None), "the span did not open");
+        // With a span open, the re-homing path.
+        let (_, outer, _) = push_span(SpanParent::Current, &["a"], &[&1u8]);
+        let open = bound();
+        let r = std::panic::catch_unwind(|| new_context(None, &["k"], &[&Boom]));
+        assert!(r.is_err());
+        assert_eq!((bound(), current_trace_id(), current_span_id()), (open, Some(t), Some(outer)));
+        let (_, inner, _) = push_span(SpanParent::Current, &["b"], &[&2u8]);
+        assert_eq!(keys(), ["trace_id", "span_id", "parent_span_id", "user", "a", "b"]);
+        assert_eq!(value_of("parent_span_id"), Some(outer.to_string()));
+        pop_span(inner, |_, _| ());
+        pop_span(outer, |_, _| ());
+        assert_eq!(keys(), ["trace_id", "user"]);
+        // Outside any unit, a span whose value panics starts no trace.
+        let mut empty = Current::default();
+        let _in = Installed::new(&mut empty);
+        let r = std::panic::catch_unwind(|| push_span(SpanParent::Current, &["k"], &[&Boom]));
+        assert!(r.is_err());
+        assert_eq!((current_trace_id(), bound()), (None, Vec::new()));
     }
 
     #[test]

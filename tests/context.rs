@@ -441,3 +441,62 @@ fn traceparent_rejects_zero_ids_wrong_shapes_and_non_hex() {
         assert!(err.to_string().contains("traceparent"), "{err}");
     }
 }
+
+/// A value whose `Display` panics.
+struct Boom;
+
+impl std::fmt::Display for Boom {
+    fn fmt(&self, _: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        panic!("boom in a bound value")
+    }
+}
+
+#[test]
+fn a_panicking_display_in_new_context_or_span_leaves_the_context_as_it_was() {
+    const NAME: &str = "a_panicking_display_in_new_context_or_span_leaves_the_context_as_it_was";
+    if common::is_child(NAME) {
+        let trace = new_context!(user = "u1");
+        let r = std::panic::catch_unwind(|| {
+            new_context!(user = "u2", k = %Boom);
+        });
+        assert!(r.is_err());
+        info!(current = %logkit::current_trace_id().map(|t| t.to_string()).unwrap_or_default(), returned = %trace, "after new_context");
+        let r = std::panic::catch_unwind(|| {
+            let _s = span!("bad", k = %Boom);
+        });
+        assert!(r.is_err());
+        info!("after span");
+        {
+            let _outer = span!("outer", a = 1u8);
+            // With a span open, `new_context!` re-homes it: a panic there too.
+            let r = std::panic::catch_unwind(|| {
+                new_context!(k = %Boom);
+            });
+            assert!(r.is_err());
+            let _inner = span!("inner", b = 2u8);
+            info!(current = %logkit::current_trace_id().map(|t| t.to_string()).unwrap_or_default(), "inside the spans");
+        }
+        info!("last");
+        return;
+    }
+    let (_, recs) = records_of(NAME);
+    let first = one(&recs, "after new_context");
+    assert_eq!(first["trace_id"], first["returned"], "{first}");
+    assert_eq!(first["current"], first["returned"], "current_trace_id() and the records agree: {first}");
+    assert_eq!(first["user"], "u1", "{first}");
+    for event in ["after new_context", "after span", "inside the spans", "last"] {
+        let r = one(&recs, event);
+        assert_eq!(r["trace_id"], first["trace_id"], "{r}");
+        assert_eq!(r["user"], "u1", "{r}");
+        assert!(r.get("k").is_none() && r.get("span").is_none(), "a stray key: {r}");
+    }
+    assert!(one(&recs, "after span").get("span_id").is_none());
+    let inside = one(&recs, "inside the spans");
+    assert_eq!(inside["current"], first["trace_id"], "{inside}");
+    assert_eq!((&inside["a"], &inside["b"]), (&J::from(1), &J::from(2)), "{inside}");
+    let outer = common::end_of(&recs, "outer");
+    let inner = common::end_of(&recs, "inner");
+    assert_eq!(inner["parent_span_id"], outer["span_id"], "{inner}");
+    assert_eq!((&outer["a"], outer.get("b"), outer.get("k")), (&J::from(1), None, None), "{outer}");
+    assert!(common::ends(&recs).iter().all(|r| r["span"] != "bad"), "a span that never opened ended: {recs:#?}");
+}
