@@ -413,3 +413,42 @@ fn a_key_bound_again_by_an_inner_span_appears_once_with_the_inner_value() {
     assert_eq!(common::events(&recs, "back in outer")[0]["stage"], "outer");
     assert_eq!(common::events(&recs, "back in outer")[0]["user"], "u1");
 }
+
+#[test]
+fn two_thousand_nested_spans_each_binding_a_key_end_with_their_own_value_of_it_once() {
+    const NAME: &str = "two_thousand_nested_spans_each_binding_a_key_end_with_their_own_value_of_it_once";
+    const DEPTH: u64 = 2_000;
+    if common::is_child(NAME) {
+        new_context!(user = "u1");
+        let mut spans = Vec::new();
+        for depth in 0..DEPTH {
+            spans.push(span!("level", depth));
+        }
+        info!("deepest");
+        while let Some(s) = spans.pop() {
+            drop(s);
+        }
+        return;
+    }
+    let dir = common::tempdir();
+    let out = common::run(common::child(NAME, dir.path()).env("LOG_SPAN_START", "0"));
+    common::assert_success(&out);
+    let text = std::fs::read_to_string(dir.path().join("run.log")).expect("run.log");
+    // Each key once per line, also where 2 000 spans bound it (JSON parsers keep only one
+    // of a repeated key, so the raw lines are checked).
+    for line in text.lines().filter(|l| l.contains(r#""span":"level""#) || l.contains(r#""event":"deepest""#)) {
+        assert!(line.matches("\"depth\":").count() <= 1 && line.matches("\"user\":").count() == 1, "{line:.300}");
+    }
+    let recs = common::parse_jsonl(&text);
+    let deepest = one(&recs, "deepest");
+    assert_eq!((&deepest["depth"], &deepest["user"]), (&J::from(DEPTH - 1), &J::from("u1")));
+    let ends = ends(&recs, "level");
+    assert_eq!(ends.len(), DEPTH as usize);
+    // Innermost first; each END carries its own depth and its parent is the next one.
+    for (i, end) in ends.iter().enumerate() {
+        assert_eq!(end["depth"], DEPTH - 1 - i as u64, "{end}");
+        if let Some(parent) = ends.get(i + 1) {
+            assert_eq!(end["parent_span_id"], parent["span_id"], "{end}");
+        }
+    }
+}

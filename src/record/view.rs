@@ -86,6 +86,8 @@ impl<'a> Iterator for Fields<'a> {
         if self.bytes.is_empty() {
             return None;
         }
+        #[cfg(test)]
+        DECODED.with(|d| d.set(d.get() + 1));
         let mut r = Reader(self.bytes);
         let key = if self.inline_keys {
             r.str()?
@@ -98,6 +100,18 @@ impl<'a> Iterator for Fields<'a> {
         self.bytes = r.0;
         Some((key, v))
     }
+}
+
+#[cfg(test)]
+thread_local! {
+    /// Context and field entries this thread decoded (the renderers' work counter).
+    static DECODED: std::cell::Cell<u64> = const { std::cell::Cell::new(0) };
+}
+
+/// How many context or field entries this thread has decoded so far (tests only).
+#[cfg(test)]
+pub(crate) fn decoded_entries() -> u64 {
+    DECODED.with(|d| d.get())
 }
 
 /// Splits the next record off the front of `buf`. Returns `None` at the end of the

@@ -177,17 +177,10 @@ pub(crate) fn write_record_cached(
     }
 }
 
-/// Appends the context entries (`,"key":value` each). A key bound again by an inner
-/// span (or by `new_context!` and a span) appears once, with the innermost value, at
-/// the innermost place. Contexts hold a handful of keys, and the writer renders a
-/// context once per change, so the quadratic scan costs nothing measurable.
+/// Appends the context entries (`,"key":value` each), each key once, with the
+/// innermost value at the innermost place ([`super::unshadowed_context`]).
 fn write_context(out: &mut Vec<u8>, rec: &RecordView<'_>, redact: &Redactor) {
-    for (i, (key, value)) in rec.context().enumerate() {
-        if rec.context().skip(i + 1).any(|(k, _)| k == key) {
-            continue; // shadowed by an inner binding
-        }
-        write_member(out, key, value, redact);
-    }
+    super::unshadowed_context(rec, |key, value| write_member(out, key, value, redact));
 }
 
 /// Appends `,"key":value`, the value masked when the key is redacted.
@@ -432,6 +425,51 @@ pub(crate) mod test_support {
 
 #[cfg(test)]
 mod tests {
+
+    /// The context of 10 000 nested spans that each bind a key of their own, every tenth
+    /// also rebinding `depth`.
+    fn deep_context() -> (Vec<(String, V)>, usize) {
+        let mut ctx = Vec::new();
+        for i in 0..10_000u64 {
+            ctx.push((format!("k{i}"), V::U64(i)));
+            if i % 10 == 0 {
+                ctx.push(("depth".to_owned(), V::U64(i)));
+            }
+        }
+        let n = ctx.len();
+        (ctx, n)
+    }
+
+    #[test]
+    fn a_deep_context_renders_each_key_once_and_decodes_each_entry_once() {
+        let (ctx, n) = deep_context();
+        let entries: Vec<(&str, V)> = ctx.iter().map(|(k, v)| (k.as_str(), v.clone())).collect();
+        let buf = record(Level::Info, NS, "app", "deep", &entries, &[]);
+        let before = crate::record::view::decoded_entries();
+        let line = json(&buf, &Redactor::default());
+        let decoded = crate::record::view::decoded_entries() - before;
+        assert!(decoded <= 2 * n as u64 + 32, "{decoded} entries decoded for a context of {n}: not linear");
+        let keys = key_order(&line);
+        let mut want: Vec<String> = ["timestamp", "level", "event"].map(String::from).to_vec();
+        for i in 0..10_000 {
+            want.push(format!("k{i}"));
+            if i == 9_990 {
+                want.push("depth".to_owned()); // the innermost binding's place
+            }
+        }
+        want.push("target".to_owned());
+        assert_eq!(keys, want);
+        let v = parse(&line);
+        assert_eq!(
+            (&v["k0"], &v["k9999"], &v["depth"]),
+            (&serde_json::Value::from(0), &serde_json::Value::from(9_999), &serde_json::Value::from(9_990))
+        );
+        // The cached path (the writer's) renders the same.
+        let mut sites = Sites::default();
+        let mut ts = TimestampCache::default();
+        let cached = render(&buf, |out, rec| write_record_cached(out, rec, &mut sites, &Redactor::default(), &mut ts));
+        assert_eq!(cached, line);
+    }
 
     #[test]
     fn nested_redaction_masks_keys_at_any_depth_and_keeps_the_rest() {

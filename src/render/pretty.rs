@@ -80,16 +80,12 @@ pub(crate) fn write_record(
     let mut line = Line { out, color, pad_to: Some(width) };
 
     let mut trace_id = None;
-    for (i, (key, value)) in rec.context().enumerate() {
-        if rec.context().skip(i + 1).any(|(k, _)| k == key) {
-            continue; // shadowed by an inner span's binding (as in the JSON line)
-        }
-        match key {
-            TRACE_ID => trace_id = Some(value),
-            SPAN_ID | PARENT_SPAN_ID => {}
-            _ => line.pair(key, value, redact),
-        }
-    }
+    // A key bound again by an inner span appears once, as in the JSON line.
+    super::unshadowed_context(rec, |key, value| match key {
+        TRACE_ID => trace_id = Some(value),
+        SPAN_ID | PARENT_SPAN_ID => {}
+        _ => line.pair(key, value, redact),
+    });
     for (key, value) in rec.fields() {
         if end.is_some() && matches!(key, END_SPAN | END_DUR | END_STATUS) {
             continue;
@@ -380,6 +376,28 @@ mod tests {
             "07:02:51.123 INFO  order filled                 user=u1 order_id=42 price=1.5 symbol=BTC ok=true \
              trace=4bf92f35 app::orders\n"
         );
+    }
+
+    #[test]
+    fn a_deep_context_shows_each_key_once_and_decodes_each_entry_once() {
+        // 10 000 nested spans, each binding a key of its own and rebinding `depth`.
+        let mut ctx = Vec::new();
+        for i in 0..10_000u64 {
+            ctx.push((format!("k{i}"), V::U64(i)));
+            ctx.push(("depth".to_owned(), V::U64(i)));
+        }
+        let entries: Vec<(&str, V)> = ctx.iter().map(|(k, v)| (k.as_str(), v.clone())).collect();
+        let buf = record(Level::Info, NS, "app", "deep", &entries, &[]);
+        let before = crate::record::view::decoded_entries();
+        let line = plain(&buf);
+        let decoded = crate::record::view::decoded_entries() - before;
+        assert!(
+            decoded <= 2 * entries.len() as u64 + 32,
+            "{decoded} entries decoded for {}: not linear",
+            entries.len()
+        );
+        assert_eq!(line.matches("depth=").count(), 1, "{line}");
+        assert!(line.contains(" k0=0 ") && line.contains(" k9999=9999 depth=9999 app\n"), "{line}");
     }
 
     #[test]
