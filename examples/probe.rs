@@ -5,6 +5,9 @@
 //!   `valgrind --tool=callgrind --toggle-collect='logkit::__private::log' probe log N`
 //!   counts the instructions spent inside the log call; the difference between two N
 //!   divided by their difference is the cost per call.
+//! - `probe task N` (feature `tokio`): the `log` loop inside a task started with plain
+//!   `tokio::spawn` on a current-thread runtime, where the context is the task's own
+//!   (the record checks the running task's id).
 //! - `probe deep N`: N nested spans, each binding a key, then `flush()`; prints the
 //!   wall time the application spent from the first span to the return of `flush()`.
 //!
@@ -26,6 +29,21 @@ fn main() {
                 info!(order_id = i, price = 1.5, symbol = "BTC", ok = true, "order filled");
             }
         }
+        #[cfg(feature = "tokio")]
+        "task" => {
+            let rt = tokio::runtime::Builder::new_current_thread().build().expect("runtime");
+            rt.block_on(async move {
+                tokio::spawn(async move {
+                    new_context!(user = "u1", path = "/orders");
+                    let _span = span!("probe", shard = 3u32);
+                    for i in 0..n {
+                        info!(order_id = i, price = 1.5, symbol = "BTC", ok = true, "order filled");
+                    }
+                })
+                .await
+                .expect("task");
+            });
+        }
         "deep" => {
             new_context!(user = "u1");
             let start = Instant::now();
@@ -39,7 +57,7 @@ fn main() {
             logkit::flush();
             println!("deep {n}: {:.3} s", start.elapsed().as_secs_f64());
         }
-        other => eprintln!("unknown mode {other}: log | deep"),
+        other => eprintln!("unknown mode {other}: log | task | deep"),
     }
     logkit::flush();
 }

@@ -6,11 +6,19 @@
 //! [`FutureExt::in_current_context`] (as `#[capture] async fn` and `logkit::spawn` do)
 //! owns its own and swaps it in for each `poll`, so it follows the task across
 //! `.await`s and worker threads, and no record ever carries another task's context.
+//!
+//! A task started with plain `tokio::spawn` has no context of its own: what it binds
+//! goes into its worker thread's, which the worker's other tasks also run in. So a
+//! context bound inside a tokio task (feature `tokio`) remembers that task
+//! ([`Owner`]), and code of any other task on that thread sees no context at all; the
+//! first such binding is reported once (`logkit.context_in_plain_task`), naming the
+//! fix (`logkit::spawn`, `in_current_context`). The binding still does not follow its
+//! task to another worker: that needs the wrapper.
 
 use std::cell::RefCell;
 use std::future::Future;
 use std::pin::Pin;
-use std::sync::atomic::{AtomicBool, Ordering};
+use std::sync::atomic::{AtomicBool, AtomicU8, Ordering};
 use std::task::{Context as TaskContext, Poll};
 
 use crate::id::{SpanId, TraceId, TraceParent};
@@ -32,6 +40,23 @@ struct Frame {
     state: Option<Box<SpanState>>,
 }
 
+/// Whose code a context is for.
+#[derive(Clone, Copy, Debug, Default, PartialEq, Eq)]
+enum Owner {
+    /// Whoever runs with it current: a context carried by a future, thread, span or
+    /// request (swapped in only while its code runs), or bound outside tokio.
+    #[default]
+    Any,
+    /// The tokio task it was bound in, in its worker thread's own context (a task
+    /// started with plain `tokio::spawn`): other tasks on that thread do not see it.
+    #[cfg(feature = "tokio")]
+    Task(tokio::task::Id),
+    /// A runtime thread outside any task (the future given to `block_on`): tasks run
+    /// on that thread (a current-thread runtime) do not see it.
+    #[cfg(feature = "tokio")]
+    NoTask,
+}
+
 /// A work unit's context. Cloned into futures and threads that should inherit it.
 #[derive(Clone, Debug, Default)]
 pub(crate) struct Current {
@@ -48,6 +73,11 @@ pub(crate) struct Current {
     /// The trace whose entry starts `ids`, and that entry's length.
     ids_trace: Option<TraceId>,
     trace_entry_len: usize,
+    /// Whose code sees this context; set when it is bound in a thread's own context.
+    owner: Owner,
+    /// Carried by a future, thread, `tracing` span or request and swapped in only while
+    /// their code runs: what is bound in it follows them, so it needs no [`Owner`].
+    carried: bool,
 }
 
 impl Current {
@@ -61,6 +91,54 @@ impl Current {
             fields: Vec::new(),
             ids_trace: None,
             trace_entry_len: 0,
+            owner: Owner::Any,
+            carried: false,
+        }
+    }
+
+    /// Whether the code running now may see this context: one bound by a tokio task in
+    /// its worker thread's context is that task's alone. A load and a compare unless
+    /// the context was bound in a plain task.
+    #[inline]
+    fn visible(&self) -> bool {
+        self.owner == Owner::Any || self.owned_here()
+    }
+
+    #[inline]
+    fn owned_here(&self) -> bool {
+        match self.owner {
+            Owner::Any => true,
+            #[cfg(feature = "tokio")]
+            Owner::Task(id) => tokio::task::try_id() == Some(id),
+            #[cfg(feature = "tokio")]
+            Owner::NoTask => tokio::task::try_id().is_none(),
+        }
+    }
+
+    /// Binding in this context (a new unit, or a first span starting a trace): a
+    /// thread's own context becomes the running task's (or the runtime thread's outside
+    /// any task). Returns whether it was bound by a task that runs in its worker
+    /// thread's context (plain `tokio::spawn`).
+    #[inline]
+    fn claim(&mut self) -> bool {
+        #[cfg(feature = "tokio")]
+        if !self.carried {
+            return self.claim_for_tokio();
+        }
+        false
+    }
+
+    #[cfg(feature = "tokio")]
+    fn claim_for_tokio(&mut self) -> bool {
+        match tokio::task::try_id() {
+            Some(id) => {
+                self.owner = Owner::Task(id);
+                true
+            }
+            None => {
+                self.owner = if tokio::runtime::Handle::try_current().is_ok() { Owner::NoTask } else { Owner::Any };
+                false
+            }
         }
     }
 
@@ -112,6 +190,8 @@ impl Current {
         self.fields.clear();
         self.ids_trace = None;
         self.trace_entry_len = 0;
+        self.owner = Owner::Any;
+        self.carried = false;
     }
 
     /// Replaces the unit's own keys with the new ones, already encoded at the end of
@@ -199,15 +279,52 @@ fn with_current<R>(f: impl FnOnce(&mut Current) -> R) -> Option<R> {
     CURRENT.try_with(|c| c.try_borrow_mut().ok().map(|mut c| f(&mut c))).ok().flatten()
 }
 
+/// [`with_current`] for code that reads the context: `None` also when the context
+/// belongs to another task (see [`Owner`]).
+#[inline]
+fn with_visible<R>(f: impl FnOnce(&mut Current) -> R) -> Option<R> {
+    with_current(|c| if c.visible() { Some(f(c)) } else { None }).flatten()
+}
+
+/// [`with_current`] for code that binds: a context another task left in this thread
+/// is emptied first (it is that task's, and the running code starts its own).
+#[inline]
+fn with_own<R>(f: impl FnOnce(&mut Current) -> R) -> Option<R> {
+    with_current(|c| {
+        if !c.visible() {
+            c.clear();
+        }
+        f(c)
+    })
+}
+
+/// 0: no context bound in a plain tokio task yet; 1: one was, not reported; 2: reported.
+static PLAIN_TASK: AtomicU8 = AtomicU8::new(0);
+
+/// The first context bound by a task that runs in its worker thread's context.
+#[cold]
+fn saw_plain_task() {
+    if PLAIN_TASK.load(Ordering::Relaxed) == 0 {
+        let _ = PLAIN_TASK.compare_exchange(0, 1, Ordering::AcqRel, Ordering::Relaxed);
+    }
+}
+
+/// `true` once, after a context was first bound in a plain tokio task: the caller
+/// (outside the context's borrow) reports it (`logkit.context_in_plain_task`).
+#[inline]
+pub(crate) fn plain_task_report_due() -> bool {
+    PLAIN_TASK.load(Ordering::Relaxed) == 1 && PLAIN_TASK.swap(2, Ordering::AcqRel) == 1
+}
+
 /// Copies the current context into a record being encoded.
 #[inline]
 pub(crate) fn encode_current(enc: &mut Encoder<'_>) {
     let done = CURRENT.try_with(|c| match c.try_borrow() {
-        Ok(c) => {
+        Ok(c) if c.visible() => {
             enc.context2(&c.ids, &c.fields);
             true
         }
-        Err(_) => false,
+        _ => false,
     });
     if done != Ok(true) {
         enc.context(&[]);
@@ -324,9 +441,10 @@ pub(crate) fn new_context(given: Option<TraceStart>, names: &[&str], values: &[&
     // The new keys are encoded first, after everything the context holds, and nothing
     // else changes until they are whole: a value that panics leaves the context as it
     // was (trace, keys, spans), and the panic goes on to the caller.
-    with_current(|c| {
+    let plain = with_own(|c| {
         let new_at = c.fields.len();
         encode_fields_or_roll_back(&mut c.fields, names, values);
+        let plain = c.claim();
         c.trace = Some(start.trace_id);
         c.remote_parent = start.parent_id;
         c.root_span = None;
@@ -337,7 +455,11 @@ pub(crate) fn new_context(given: Option<TraceStart>, names: &[&str], values: &[&
         }
         c.rebuild_ids();
         crate::filter::set_current_trace(c.trace);
+        plain
     });
+    if plain == Some(true) {
+        saw_plain_task();
+    }
     start.trace_id
 }
 
@@ -345,7 +467,7 @@ pub(crate) fn new_context(given: Option<TraceStart>, names: &[&str], values: &[&
 /// child process (`TRACEPARENT`) or a message to another service, which continue the
 /// trace with `new_context!(trace_id = ...)`. `None` outside any trace.
 pub fn traceparent() -> Option<String> {
-    with_current(|c| {
+    with_visible(|c| {
         let trace = c.trace?;
         let span = match c.frames.last() {
             Some(f) => f.span_id,
@@ -361,12 +483,12 @@ pub fn traceparent() -> Option<String> {
 
 /// The current trace id, if a context was started on this thread or task.
 pub fn current_trace_id() -> Option<TraceId> {
-    with_current(|c| c.trace).flatten()
+    with_visible(|c| c.trace).flatten()
 }
 
 /// The innermost open span's id, if any.
 pub fn current_span_id() -> Option<SpanId> {
-    with_current(|c| c.frames.last().map(|f| f.span_id)).flatten()
+    with_visible(|c| c.frames.last().map(|f| f.span_id)).flatten()
 }
 
 /// Opens a span frame: binds its id and keys. Returns (trace, span, parent).
@@ -381,7 +503,8 @@ pub(crate) fn push_span_encoded(under: SpanParent, encoded: Option<&[u8]>) -> (T
 
 fn push_span_with(under: SpanParent, encode: impl FnOnce(&mut Vec<u8>)) -> (TraceId, SpanId, Option<SpanId>) {
     let span_id = SpanId::random();
-    with_current(|c| {
+    let mut plain = false;
+    let r = with_own(|c| {
         // The keys first: a value that panics leaves the context as it was (no trace
         // started, no frame, no partial key), and the span does not open.
         let fields_at = c.fields.len();
@@ -390,6 +513,7 @@ fn push_span_with(under: SpanParent, encode: impl FnOnce(&mut Vec<u8>)) -> (Trac
             Some(t) => t,
             None => {
                 let t = TraceId::random();
+                plain = c.claim();
                 c.trace = Some(t);
                 crate::filter::set_current_trace(c.trace);
                 t
@@ -404,7 +528,11 @@ fn push_span_with(under: SpanParent, encode: impl FnOnce(&mut Vec<u8>)) -> (Trac
         c.rebuild_ids();
         (trace, span_id, parent)
     })
-    .unwrap_or_else(|| (TraceId::random(), span_id, None))
+    .unwrap_or_else(|| (TraceId::random(), span_id, None));
+    if plain {
+        saw_plain_task();
+    }
+    r
 }
 
 /// Encodes bound keys once, for a span that opens later (`#[capture] async fn`).
@@ -491,7 +619,10 @@ fn unreachable_after_call<R>() -> R {
 
 /// A snapshot of the current context, for a task or thread that should inherit it.
 pub(crate) fn snapshot() -> Current {
-    with_current(|c| c.clone()).unwrap_or_default()
+    let mut c = with_visible(|c| c.clone()).unwrap_or_default();
+    c.owner = Owner::Any;
+    c.carried = true;
+    c
 }
 
 /// Installs `ctx` as the thread's current context until the guard drops (restoring
@@ -539,7 +670,10 @@ thread_local! {
 /// nothing once its buffers have grown to size.
 #[cfg(feature = "tower")]
 pub(crate) fn spare() -> Current {
-    SPARE.try_with(|s| s.try_borrow_mut().ok().and_then(|mut s| s.pop())).ok().flatten().unwrap_or_default()
+    let mut c =
+        SPARE.try_with(|s| s.try_borrow_mut().ok().and_then(|mut s| s.pop())).ok().flatten().unwrap_or_default();
+    c.carried = true;
+    c
 }
 
 /// Gives an ended unit's context back for reuse by [`spare`] (emptied; dropped if this
@@ -610,6 +744,10 @@ impl ContextGuard {
         let fresh = SPARE.try_with(|s| s.try_borrow_mut().ok().and_then(|mut s| s.pop())).ok().flatten();
         let mut saved = fresh.unwrap_or_default();
         swap(&mut saved);
+        // The unit is carried where the context it replaces was (a task's own context
+        // inside `logkit::spawn`), and belongs to a thread's owner where that one did.
+        let carried = saved.carried;
+        with_current(|c| c.carried = carried);
         SavedContext { saved: Some(saved) }
     }
 }

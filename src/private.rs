@@ -85,7 +85,9 @@ fn start_for(cs: &'static Callsite) -> Option<&'static frontend::Frontend> {
 /// `span!`. Not API.
 pub fn span(site: &'static Site, name: std::borrow::Cow<'static, str>, values: &[&dyn Value]) -> Span {
     runtime::ensure_started();
-    Span::enter(site, name, SpanParent::Current, values)
+    let span = Span::enter(site, name, SpanParent::Current, values);
+    report_plain_task_if_due();
+    span
 }
 
 /// Whether a `#[capture]` span of `site` opens now (its level, when it was given
@@ -104,7 +106,9 @@ pub fn span_under(
     values: &[&dyn Value],
 ) -> Span {
     runtime::ensure_started();
-    Span::enter(site, name, under, values)
+    let span = Span::enter(site, name, under, values);
+    report_plain_task_if_due();
+    span
 }
 
 /// `#[capture] async fn`: the span's keys, encoded when the fn is called. Not API.
@@ -115,6 +119,7 @@ pub fn capture_start(
     values: &[&dyn Value],
 ) -> CaptureStart {
     runtime::ensure_started();
+    report_plain_task_if_due();
     CaptureStart::new(site, name, under, values)
 }
 
@@ -148,12 +153,38 @@ fn start_context(
         }),
     };
     let trace = context::new_context(given, names, values);
+    report_plain_task_if_due();
     // Reported inside the new context, so the warning carries the trace that replaced
     // the bad one.
     if let Some(b) = bad {
         report_bad_trace_id(&b, "expected a 32-hex trace id or a W3C traceparent");
     }
     trace
+}
+
+/// After the first context bound in a tokio task started with plain `tokio::spawn`:
+/// reports it once per process, outside the context's borrow, as a
+/// `logkit.context_in_plain_task` warning saying how to make the context follow the
+/// task. A relaxed load otherwise.
+#[inline]
+fn report_plain_task_if_due() {
+    if context::plain_task_report_due() {
+        report_context_in_plain_task();
+    }
+}
+
+#[cold]
+fn report_context_in_plain_task() {
+    crate::warn!(
+        target: "logkit",
+        hint = "start the task with logkit::spawn(fut), or tokio::spawn(fut.in_current_context()) \
+                (use logkit::FutureExt), or put #[capture] on its async fn",
+        reason = "new_context!/span! ran in a tokio task started with plain tokio::spawn: that task has no \
+                  context of its own, so what it binds lives in its worker thread, is seen by this task only \
+                  (never by the worker's other tasks), and is lost when the task moves to another worker or \
+                  another task binds one",
+        "logkit.context_in_plain_task"
+    );
 }
 
 static BAD_TRACE_REPORTED: AtomicBool = AtomicBool::new(false);

@@ -270,6 +270,73 @@ mod with_tokio {
     }
 
     #[test]
+    fn plain_tokio_spawn_tasks_never_carry_another_tasks_context() {
+        const NAME: &str = "with_tokio::plain_tokio_spawn_tasks_never_carry_another_tasks_context";
+        const PLAIN: u64 = 2_000;
+        if common::is_child(NAME) {
+            let rt = runtime();
+            rt.block_on(async {
+                let mut handles = Vec::new();
+                for i in 0..PLAIN {
+                    handles.push(tokio::spawn(async move {
+                        if i % 4 == 0 {
+                            // Binds nothing: sees no context, whatever ran on its worker.
+                            tokio::task::yield_now().await;
+                            info!(i, "unbound");
+                            return;
+                        }
+                        let trace = new_context!(task = i);
+                        info!(i, tid = %trace, "bound");
+                        tokio::task::yield_now().await;
+                        {
+                            let _s = span!("step", step = i);
+                            info!(i, tid = %trace, "in span");
+                        }
+                        tokio::time::sleep(Duration::from_micros(100 * (i % 3))).await;
+                        info!(i, tid = %trace, "after await");
+                    }));
+                }
+                for h in handles {
+                    h.await.unwrap();
+                }
+            });
+            return;
+        }
+        let recs = common::records_of(NAME, &[]);
+        let mine: Vec<&J> = recs.iter().filter(|r| r.get("i").is_some()).collect();
+        assert_eq!(mine.len() as u64, PLAIN / 4 + 3 * (PLAIN - PLAIN / 4), "records missing");
+        for r in &mine {
+            let i = &r["i"];
+            // Whatever a record carries is its own task's.
+            if let Some(task) = r.get("task") {
+                assert_eq!(task, i, "a record carries another task's keys: {r}");
+                assert_eq!(r["trace_id"], r["tid"], "a record carries another task's trace: {r}");
+            }
+            if let Some(step) = r.get("step") {
+                assert_eq!(step, i, "a record carries another task's span: {r}");
+            }
+            match r["event"].as_str() {
+                Some("unbound") => {
+                    for k in ["trace_id", "span_id", "task", "step"] {
+                        assert!(r.get(k).is_none(), "a task that bound nothing carries a context: {r}");
+                    }
+                }
+                // Logged in the poll that bound it: the task's own context, whole.
+                Some("bound") => assert_eq!((&r["task"], &r["trace_id"]), (i, &r["tid"]), "{r}"),
+                _ => {}
+            }
+        }
+        for end in common::ends(&recs) {
+            assert!(end.get("task").is_none_or(|t| *t == end["step"]), "an END carries another task's keys: {end}");
+        }
+        // Said once, with the way to make the context follow the task.
+        let warned = common::the(&recs, "logkit.context_in_plain_task");
+        assert_eq!(warned["level"], "warning");
+        let hint = warned["hint"].as_str().unwrap_or_default();
+        assert!(hint.contains("logkit::spawn") && hint.contains("in_current_context"), "{warned}");
+    }
+
+    #[test]
     fn logkit_spawn_inherits_the_spawners_context() {
         const NAME: &str = "with_tokio::logkit_spawn_inherits_the_spawners_context";
         if common::is_child(NAME) {
