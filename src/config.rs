@@ -558,9 +558,9 @@ pub(crate) fn check_knob(name: &str, value: &str) -> Result<(), String> {
         "LOG_LEVEL" => return Directives::parse(value, LevelFilter::Info).map(drop).map_err(|e| e.0),
         // Any path (empty disables the file); any endpoint (reserved for OTLP).
         #[cfg(feature = "otlp")]
-        "LOG_OTLP" => crate::sink::otlp::check_url(value.trim()),
+        "LOG_OTLP" => crate::sink::otlp::knobs::check_url(value.trim()),
         #[cfg(feature = "otlp")]
-        "LOG_OTLP_PROTOCOL" => crate::sink::otlp::check_protocol(value),
+        "LOG_OTLP_PROTOCOL" => crate::sink::otlp::knobs::check_protocol(value),
         #[cfg(not(feature = "otlp"))]
         "LOG_OTLP" => Ok(()),
         "LOG_FILE" => Ok(()),

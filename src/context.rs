@@ -24,7 +24,6 @@ use std::task::{Context as TaskContext, Poll};
 use crate::id::{SpanId, TraceId, TraceParent};
 use crate::record::Encoder;
 use crate::record::ValueEncoder;
-use crate::span::SpanParent;
 use crate::span_state::SpanState;
 use crate::value::Value;
 
@@ -489,6 +488,19 @@ pub fn current_trace_id() -> Option<TraceId> {
 /// The innermost open span's id, if any.
 pub fn current_span_id() -> Option<SpanId> {
     with_visible(|c| c.frames.last().map(|f| f.span_id)).flatten()
+}
+
+/// Where a span opens: under the current span (the default), as a root of the
+/// current trace, or under a given span (`#[capture(parent = ..)]`). Not API.
+#[doc(hidden)]
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum SpanParent {
+    /// The current span of this work unit (or the remote parent a `traceparent` named).
+    Current,
+    /// No parent: a root span of the current trace.
+    Root,
+    /// This span, of the current trace.
+    Span(SpanId),
 }
 
 /// Opens a span frame: binds its id and keys. Returns (trace, span, parent).

@@ -148,6 +148,7 @@
 mod callsite;
 mod clock;
 mod config;
+mod host;
 mod id;
 mod keys;
 mod level;

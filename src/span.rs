@@ -64,18 +64,7 @@ impl SpanSite {
     }
 }
 
-/// Where a span opens: under the current span (the default), as a root of the
-/// current trace, or under a given span (`#[capture(parent = ..)]`). Not API.
-#[doc(hidden)]
-#[derive(Clone, Copy, Debug, PartialEq, Eq)]
-pub enum SpanParent {
-    /// The current span of this work unit (or the remote parent a `traceparent` named).
-    Current,
-    /// No parent: a root span of the current trace.
-    Root,
-    /// This span, of the current trace.
-    Span(SpanId),
-}
+pub use crate::context::SpanParent;
 
 /// What `#[capture(parent = ..)]` takes: a [`SpanId`], an `Option<SpanId>` (`None`: a
 /// root span of the current trace), a `&Span` or a [`CurrentSpan`]. A closed or disabled span as the parent means the current span.

@@ -386,7 +386,7 @@ impl Writer {
         enc.context(&[]);
         enc.values().u64(u64::from(std::process::id()));
         enc.values().str(&exe);
-        enc.values().str(&host_name());
+        enc.values().str(&crate::host::host_name());
         enc.values().str(env!("CARGO_PKG_VERSION"));
         enc.values().json(&config);
         enc.values().json(&self.clock.describe());
@@ -521,19 +521,6 @@ impl Writer {
         }
         std::thread::park_timeout(wait);
     }
-}
-
-/// This machine's host name (empty when it cannot be read).
-fn host_name() -> String {
-    let mut buf = [0u8; 256];
-    // SAFETY: `buf` is writable for its whole length, which is what we pass;
-    // `gethostname` writes at most that many bytes.
-    let rc = unsafe { libc::gethostname(buf.as_mut_ptr().cast(), buf.len()) };
-    if rc != 0 {
-        return String::new();
-    }
-    let end = buf.iter().position(|&b| b == 0).unwrap_or(buf.len());
-    String::from_utf8_lossy(&buf[..end]).into_owned()
 }
 
 #[cfg(test)]

@@ -10,7 +10,6 @@
 use std::io::{self, Write};
 use std::time::Instant;
 
-use super::follow::no_file;
 use super::page_cache::WRITEBACK_CHUNK;
 use super::FileSink;
 
@@ -135,4 +134,10 @@ pub(super) fn line_end(data: &[u8]) -> usize {
 #[cold]
 pub(super) fn count_lines(data: &[u8]) -> u64 {
     data.iter().filter(|&&b| b == b'\n').count() as u64
+}
+
+/// The error for "no file is open" (after a failed reopen).
+#[cold]
+pub(super) fn no_file() -> io::Error {
+    io::Error::new(io::ErrorKind::NotFound, "log file is not open")
 }

@@ -15,7 +15,6 @@ use std::io::Write;
 use std::time::{Duration, Instant};
 
 use super::batch::{count_lines, line_end};
-use super::follow::{PathState, CHECK_INTERVAL};
 use super::FileSink;
 
 /// Most bytes held in memory while the file cannot be written. 8 MiB is a few seconds of
@@ -52,19 +51,9 @@ impl FileSink {
     #[cold]
     pub(super) fn recover(&mut self, now: Instant) {
         self.next_retry = now + RETRY_INTERVAL;
-        self.next_check = now + CHECK_INTERVAL;
-        match self.path_state() {
-            PathState::Ours(size) => self.seen_at(size),
-            PathState::Unknown => {}
-            PathState::Changed => {
-                if self.mid_line {
-                    self.finish_line_in_old_file();
-                }
-                if let Err(e) = self.reopen() {
-                    self.fail(&e, now);
-                    return;
-                }
-            }
+        if let Err(e) = self.follow_path(now) {
+            self.fail(&e, now);
+            return;
         }
         let mut hold = std::mem::take(&mut self.hold);
         match self.emit(&hold, now) {
@@ -121,6 +110,22 @@ impl FileSink {
         } else {
             self.count_lost(records);
         }
+    }
+
+    /// Puts `data` (whole lines, older than anything held) at the front of the hold
+    /// buffer, as much of it as fits [`HOLD_LIMIT`] (its oldest lines); the records that
+    /// do not fit are counted as lost.
+    #[cold]
+    pub(super) fn hold_front(&mut self, mut data: Vec<u8>) {
+        let room = HOLD_LIMIT.saturating_sub(self.hold.len());
+        if data.len() > room {
+            let keep = data[..room].iter().rposition(|&b| b == b'\n').map_or(0, |p| p + 1);
+            self.count_lost(count_lines(&data[keep..]));
+            data.truncate(keep);
+        }
+        self.held_records += count_lines(&data);
+        data.extend_from_slice(&self.hold);
+        self.hold = data;
     }
 
     /// Counts records neither written nor held.

@@ -52,6 +52,23 @@ impl FileSink {
         }
     }
 
+    /// Before a retry: checks the path now and reopens it if the file there is not
+    /// ours any more (its unfinished line ended in the old file first).
+    pub(super) fn follow_path(&mut self, now: Instant) -> io::Result<()> {
+        self.next_check = now + CHECK_INTERVAL;
+        match self.path_state() {
+            PathState::Ours(size) => self.seen_at(size),
+            PathState::Unknown => {}
+            PathState::Changed => {
+                if self.mid_line {
+                    self.finish_line_in_old_file();
+                }
+                self.reopen()?;
+            }
+        }
+        Ok(())
+    }
+
     /// What `stat(path)` says about the open file.
     pub(super) fn path_state(&self) -> PathState {
         let Some(out) = &self.out else { return PathState::Changed };
@@ -181,22 +198,6 @@ impl FileSink {
             None => Ok(()),
         }
     }
-
-    /// Puts `data` (whole lines, older than anything held) at the front of the hold
-    /// buffer, as much of it as fits [`HOLD_LIMIT`] (its oldest lines); the records that
-    /// do not fit are counted as lost.
-    #[cold]
-    fn hold_front(&mut self, mut data: Vec<u8>) {
-        let room = HOLD_LIMIT.saturating_sub(self.hold.len());
-        if data.len() > room {
-            let keep = data[..room].iter().rposition(|&b| b == b'\n').map_or(0, |p| p + 1);
-            self.count_lost(count_lines(&data[keep..]));
-            data.truncate(keep);
-        }
-        self.held_records += count_lines(&data);
-        data.extend_from_slice(&self.hold);
-        self.hold = data;
-    }
 }
 
 /// Opens `cfg.path` for append, creating it (with `cfg.mode`) and missing directories,
@@ -244,10 +245,4 @@ pub(super) fn ignore_gone(e: io::Error) -> io::Result<()> {
     } else {
         Err(e)
     }
-}
-
-/// The error for "no file is open" (after a failed reopen).
-#[cold]
-pub(super) fn no_file() -> io::Error {
-    io::Error::new(io::ErrorKind::NotFound, "log file is not open")
 }

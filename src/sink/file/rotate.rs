@@ -22,7 +22,8 @@ use std::os::fd::{AsRawFd, RawFd};
 use std::path::{Path, PathBuf};
 use std::time::{Duration, Instant};
 
-use super::follow::{ignore_gone, no_file, open_path, parent, PathState};
+use super::batch::no_file;
+use super::follow::{ignore_gone, open_path, parent, PathState};
 use super::{datasync, FileSink};
 
 /// Longest wait for another process's rotation lock before rotation is deferred.

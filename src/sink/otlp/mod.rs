@@ -19,9 +19,13 @@
 pub(crate) mod encode;
 pub(crate) mod exporter;
 mod json_value;
+pub(crate) mod knobs;
 mod pb;
 
 use std::time::Duration;
+
+pub(crate) use self::knobs::Protocol;
+use self::knobs::{check_url, parse_protocol};
 
 use crate::config::{ConfigError, Origin};
 
@@ -39,52 +43,8 @@ pub(crate) struct OtlpConfig {
     pub(crate) protocol: Protocol,
 }
 
-/// The body encoding of OTLP/HTTP requests.
-#[derive(Clone, Copy, Debug, Default, PartialEq, Eq)]
-pub(crate) enum Protocol {
-    /// `http/protobuf`: binary protobuf, `application/x-protobuf`.
-    #[default]
-    Protobuf,
-    /// `http/json`: the OTLP/JSON encoding, `application/json`.
-    Json,
-}
-
-impl Protocol {
-    /// The `content-type` of a request body.
-    pub(crate) fn content_type(self) -> &'static str {
-        match self {
-            Protocol::Protobuf => "application/x-protobuf",
-            Protocol::Json => "application/json",
-        }
-    }
-}
-
 fn var(name: &str) -> Option<String> {
     std::env::var(name).ok().filter(|v| !v.trim().is_empty())
-}
-
-/// Checks an endpoint URL; the error reason names what is wrong.
-pub(crate) fn check_url(url: &str) -> Result<(), &'static str> {
-    let rest = url.strip_prefix("http://").or_else(|| url.strip_prefix("https://"));
-    match rest {
-        Some(r) if !r.is_empty() && !r.starts_with('/') && !r.contains(char::is_whitespace) => Ok(()),
-        _ => Err("expected an http:// or https:// URL, e.g. http://127.0.0.1:4318"),
-    }
-}
-
-/// Reads a protocol name (`OTEL_EXPORTER_OTLP_PROTOCOL`'s values).
-pub(crate) fn parse_protocol(p: &str) -> Result<Protocol, &'static str> {
-    match p.trim() {
-        "http/protobuf" => Ok(Protocol::Protobuf),
-        "http/json" => Ok(Protocol::Json),
-        "grpc" => Err("grpc is not supported; use http/protobuf or http/json (port 4318)"),
-        _ => Err("expected http/protobuf or http/json"),
-    }
-}
-
-/// Checks a protocol name.
-pub(crate) fn check_protocol(p: &str) -> Result<(), &'static str> {
-    parse_protocol(p).map(drop)
 }
 
 /// `key=value,...` with percent-decoded values (the W3C baggage format the
@@ -194,7 +154,7 @@ fn resource(mut extra: Vec<(String, String)>) -> Vec<(String, String)> {
     let mut attrs = vec![
         ("service.name".to_owned(), service),
         ("service.instance.id".to_owned(), instance),
-        ("host.name".to_owned(), host_name()),
+        ("host.name".to_owned(), crate::host::host_name()),
         ("process.pid".to_owned(), std::process::id().to_string()),
         ("process.executable.name".to_owned(), exe),
         ("telemetry.sdk.name".to_owned(), "logkit".to_owned()),
@@ -208,18 +168,6 @@ fn resource(mut extra: Vec<(String, String)>) -> Vec<(String, String)> {
         }
     }
     attrs
-}
-
-fn host_name() -> String {
-    let mut buf = [0u8; 256];
-    // SAFETY: `buf` is valid for `buf.len()` bytes; `gethostname` writes at most that
-    // many and we read only up to the first NUL inside the buffer.
-    let rc = unsafe { libc::gethostname(buf.as_mut_ptr().cast(), buf.len()) };
-    if rc != 0 {
-        return String::new();
-    }
-    let n = buf.iter().position(|&b| b == 0).unwrap_or(buf.len());
-    String::from_utf8_lossy(&buf[..n]).into_owned()
 }
 
 #[cfg(test)]
