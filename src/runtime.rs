@@ -1,7 +1,7 @@
 //! The started logkit: the one module that starts it (lazily or with `init`), and the
 //! public entry points that act on the started pipeline (`init`, `Config::init`,
 //! `flush`, `set_level`, `set_sample`), plus the hooks that make exit and panics
-//! durable.
+//! durable, and the restart of a forked child (see `frontend::fork`).
 //!
 //! Starting builds the frontend (installed in `frontend`), installs the filters (in
 //! `filter`), spawns the writer, and makes the `log` bridge the `log` crate's logger.
@@ -10,7 +10,7 @@
 //! modules never call back up here: the log macros' entry points (`__private`) start
 //! it on their cold path.
 
-use std::sync::atomic::{AtomicBool, Ordering};
+use std::sync::atomic::{AtomicBool, AtomicPtr, Ordering};
 use std::sync::{Mutex, OnceLock};
 use std::time::Duration;
 
@@ -27,6 +27,8 @@ use crate::writer::{FlushState, Writer, WriterConfig};
 const FLUSH_TIMEOUT: Duration = Duration::from_secs(10);
 
 pub(crate) struct Runtime {
+    /// What logkit was started with: a forked child starts its own writer from it.
+    config: Config,
     frontend: &'static Frontend,
     /// Locked by the writer on every pass: on cache lines of its own (see [`crate::pad`]).
     flush: CachePadded<FlushState>,
@@ -71,9 +73,17 @@ fn otlp_start(config: &Config, _lenient: bool) -> Result<OtlpStart, ConfigError>
 static RUNTIME: OnceLock<Runtime> = OnceLock::new();
 /// Set when `init` (not the lazy path) built the runtime.
 static EXPLICIT: AtomicBool = AtomicBool::new(false);
+/// In a forked child that has logged: the runtime of its own writer (leaked; see
+/// [`restart_after_fork`]). `RUNTIME` keeps the configuration.
+static CHILD: AtomicPtr<Runtime> = AtomicPtr::new(std::ptr::null_mut());
 
 #[inline]
 fn get() -> Option<&'static Runtime> {
+    let child = CHILD.load(Ordering::Acquire);
+    if !child.is_null() {
+        // SAFETY: only `restart_after_fork` stores here, a leaked (never freed) runtime.
+        return Some(unsafe { &*child });
+    }
     RUNTIME.get()
 }
 
@@ -167,6 +177,9 @@ fn build(config: &Config, file: Option<FileSink>, otlp: OtlpStart) -> Runtime {
             Some((h, c)) => (Some(h), Some(c)),
             None => (None, None),
         };
+    // Before the frontend is published: a thread may log, and fork, as soon as it is,
+    // while this one is still starting the writer.
+    install_fork_hook();
     let frontend = frontend::install(frontend);
     let wc = WriterConfig {
         file,
@@ -181,6 +194,7 @@ fn build(config: &Config, file: Option<FileSink>, otlp: OtlpStart) -> Runtime {
         otlp: otlp_handle,
     };
     Runtime {
+        config: config.clone(),
         frontend,
         flush: CachePadded(FlushState::new()),
         writer_id: OnceLock::new(),
@@ -198,6 +212,14 @@ fn finish_start(rt: &'static Runtime) {
         Err(p) => p.into_inner().take(),
     };
     let Some((ends, wc)) = parts else { return };
+    spawn_writer(rt, ends, wc);
+    install_exit_hook();
+    install_panic_hook();
+    #[cfg(feature = "log")]
+    crate::log_bridge::install(flush);
+}
+
+fn spawn_writer(rt: &'static Runtime, ends: WriterEnds, wc: WriterConfig) {
     let writer = Writer::new(rt.frontend, &rt.flush.0, ends, wc);
     let spawned = std::thread::Builder::new().name("logkit-writer".into()).spawn(move || writer.run());
     match spawned {
@@ -207,15 +229,12 @@ fn finish_start(rt: &'static Runtime) {
         }
         Err(e) => eprintln!("logkit: cannot start the writer thread: {e}; records will not be written"),
     }
-    install_exit_hook();
-    install_panic_hook();
-    #[cfg(feature = "log")]
-    crate::log_bridge::install(flush);
 }
 
 /// Blocks until every record logged before the call is written and fsynced.
 ///
-/// Returns at once if logkit never started. Waits at most 10 seconds (a disk that
+/// Returns at once if logkit never started, and in a child of `fork()` that has
+/// logged nothing yet (what it inherited is the parent's to write). Waits at most 10 seconds (a disk that
 /// stopped answering must not hang the application), also for a thread that is inside
 /// a log call (e.g. in a slow `Display` impl) and holds records logged before this
 /// call; a timeout is reported on stderr with the number of such threads. Called from
@@ -228,6 +247,9 @@ pub fn flush() {
 /// 2 s to send what was flushed (one that is failing is not waited for).
 #[cfg_attr(not(feature = "otlp"), allow(unused_variables))]
 fn flush_with(wait_for_export: bool) {
+    if frontend::fork::restart_pending() {
+        return;
+    }
     let rt = match get() {
         Some(rt) => rt,
         // Another thread is building the runtime: its frontend and filters are
@@ -376,6 +398,73 @@ fn install_exit_hook() {
     let rc = unsafe { libc::atexit(at_exit) };
     if rc != 0 {
         eprintln!("logkit: cannot register the exit hook; call logkit::flush() before exiting");
+    }
+}
+
+/// A forked child's first log call (see `frontend::fork`): a frontend, writer, file
+/// thread and exporter of its own, from the configuration logkit started with. The
+/// filters (and what `set_level` made of them) are the parent's, inherited as they are.
+fn restart_after_fork() {
+    let Some(first) = RUNTIME.get() else { return };
+    let config = &first.config;
+    let file = match open_file(config) {
+        Ok(f) => f,
+        Err(e) => {
+            eprintln!("{}", e.fallback_line("logging to the console only"));
+            None
+        }
+    };
+    #[cfg_attr(not(feature = "otlp"), allow(unused_variables))]
+    let otlp = otlp_start(config, true).unwrap_or_default();
+    #[cfg(feature = "otlp")]
+    let (otlp_handle, otlp_control) =
+        match otlp.and_then(|c| crate::sink::otlp::exporter::start(c, Redactor::new(&config.redact))) {
+            Some((h, c)) => (Some(h), Some(c)),
+            None => (None, None),
+        };
+    let (fe, ends) = Frontend::new(config.buffer, config.overflow);
+    let frontend = frontend::fork::leak(fe);
+    let wc = WriterConfig {
+        file,
+        console: config.console,
+        color: config.color,
+        profile: config.profile,
+        fsync: config.fsync,
+        redact: Redactor::new(&config.redact),
+        clock: crate::clock::Calibration::start(),
+        // The child's own `logkit.start` record: its pid, the same knobs.
+        start_config: Some(config.effective_json()),
+        #[cfg(feature = "otlp")]
+        otlp: otlp_handle,
+    };
+    let rt: &'static Runtime = Box::leak(Box::new(Runtime {
+        config: config.clone(),
+        frontend,
+        flush: CachePadded(FlushState::new()),
+        writer_id: OnceLock::new(),
+        pending: Mutex::new(None),
+        #[cfg(feature = "otlp")]
+        otlp: otlp_control,
+    }));
+    // The runtime first, then the frontend: a thread that finds the new frontend and
+    // then flushes must find the new writer's flush state.
+    CHILD.store(std::ptr::from_ref(rt).cast_mut(), Ordering::Release);
+    spawn_writer(rt, ends, wc);
+    frontend::fork::install_after_fork(frontend);
+}
+
+extern "C" fn at_fork_child() {
+    // Atomic stores only: this runs inside `fork` (see `frontend::fork`).
+    frontend::fork::mark_forked();
+}
+
+fn install_fork_hook() {
+    frontend::fork::set_restart(restart_after_fork);
+    // SAFETY: `pthread_atfork` registers a plain `extern "C" fn()` that lives for the
+    // whole program; the child handler only does atomic stores (async-signal-safe).
+    let rc = unsafe { libc::pthread_atfork(None, None, Some(at_fork_child)) };
+    if rc != 0 {
+        eprintln!("logkit: cannot register the fork hook; a child of fork() without exec will not log");
     }
 }
 

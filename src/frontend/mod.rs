@@ -25,7 +25,7 @@
 //! `loom.rs`.
 
 use std::cell::{Cell, OnceCell, RefCell};
-use std::sync::atomic::{AtomicU64, Ordering};
+use std::sync::atomic::{AtomicPtr, AtomicU64, Ordering};
 use std::sync::{Arc, Mutex, OnceLock};
 use std::thread::Thread;
 
@@ -35,6 +35,7 @@ use crate::config::Overflow;
 use crate::pad::CachePadded;
 
 pub(crate) mod collect;
+pub(crate) mod fork;
 #[cfg(all(test, loom))]
 mod loom;
 mod slot;
@@ -112,18 +113,37 @@ pub(crate) struct WriterEnds {
 }
 
 /// The process's frontend: installed once, when logkit starts (by `runtime`, the one
-/// module that starts it). Log calls, spans and the bridges write through it.
-static GLOBAL: OnceLock<Frontend> = OnceLock::new();
+/// module that starts it), and again in a forked child (`fork`). Log calls, spans and
+/// the bridges write through it. Points to a leaked `Frontend`, never freed.
+static GLOBAL: AtomicPtr<Frontend> = AtomicPtr::new(std::ptr::null_mut());
 
-/// The process's frontend; `None` until logkit starts.
+/// The process's frontend; `None` until logkit starts. In a forked child the first
+/// call builds the child's own (see `fork`). One load and a branch, as a
+/// `OnceLock::get` was.
 #[inline]
 pub(crate) fn get() -> Option<&'static Frontend> {
-    GLOBAL.get()
+    let p = GLOBAL.load(Ordering::Acquire);
+    if p.is_null() {
+        return fork::get_slow();
+    }
+    // SAFETY: a non-null `GLOBAL` points to a leaked `Frontend`, which is never freed;
+    // the `Acquire` load pairs with the `Release` store that published it.
+    Some(unsafe { &*p })
 }
 
 /// Installs the process's frontend and returns it; a second call keeps the first.
 pub(crate) fn install(fe: Frontend) -> &'static Frontend {
-    GLOBAL.get_or_init(|| fe)
+    let fresh = Box::into_raw(Box::new(fe));
+    match GLOBAL.compare_exchange(std::ptr::null_mut(), fresh, Ordering::AcqRel, Ordering::Acquire) {
+        // SAFETY: `fresh` is the leaked box just published.
+        Ok(_) => unsafe { &*fresh },
+        Err(first) => {
+            // SAFETY: `fresh` was not published: this is its only owner.
+            drop(unsafe { Box::from_raw(fresh) });
+            // SAFETY: as in `get`.
+            unsafe { &*first }
+        }
+    }
 }
 
 /// Splits a capacity in records into (records per batch, batches in the ring).
@@ -196,6 +216,8 @@ impl Frontend {
     #[cold]
     fn register(&self) -> Arc<Slot> {
         let slot = Arc::new(Slot::new(touched_buffer()));
+        // For the child handler of a `fork` from this thread (see `fork`).
+        fork::OWN_SLOT.with(|own| own.set(Arc::as_ptr(&slot)));
         match self.slots.lock() {
             Ok(mut s) => s.push(slot.clone()),
             Err(p) => p.into_inner().push(slot.clone()),
@@ -571,6 +593,7 @@ impl Local {
 
 impl Drop for Local {
     fn drop(&mut self) {
+        fork::OWN_SLOT.with(|own| own.set(std::ptr::null()));
         if let (Some(slot), Some(fe)) = (self.slot.get(), get()) {
             fe.retire(slot);
         }

@@ -195,6 +195,34 @@ impl Slot {
         w.next_look_ms.store(0, Ordering::Relaxed);
     }
 
+    /// Empties the slot as a forked child inherited it (see `frontend::fork`): the records
+    /// in it are the parent's, which the parent writes; its lock may be held by a thread
+    /// that is not in the child (the parent's writer, stealing); and the writer's
+    /// bookkeeping is a writer's on another clock.
+    ///
+    /// # Safety
+    /// No other thread uses the slot during the call, and any holder of its lock is gone:
+    /// only in a forked child, before the slot joins the child's frontend.
+    pub(super) unsafe fn reset_after_fork(&self) {
+        let was_locked = self.locked.swap(false, Ordering::Acquire);
+        let Some(mut guard) = self.try_lock() else { return };
+        let inner = guard.inner();
+        if was_locked {
+            // A steal may have been in the middle of swapping the buffer, so its three
+            // words may not belong together: leave it unread (a leak, once per fork).
+            std::mem::forget(std::mem::replace(&mut inner.buf, super::touched_buffer()));
+        } else {
+            inner.buf.clear();
+        }
+        inner.records = 0;
+        guard.clear_dirty();
+        let w = &self.watch;
+        w.seen.store(self.appended.load(Ordering::Relaxed), Ordering::Relaxed);
+        w.seen_handoffs.store(self.handoffs.load(Ordering::Relaxed), Ordering::Relaxed);
+        w.looked_ms.store(0, Ordering::Relaxed);
+        self.stolen();
+    }
+
     /// The owner handed its buffer to the ring (called under the slot's lock).
     #[inline]
     pub(super) fn handed_off(&self) {
