@@ -391,6 +391,35 @@ fn exit_otlp() {
     o.close();
 }
 
+/// The process's very last flush. Exit handlers run last-registered first, so logkit's
+/// own hook (registered when logkit starts) runs before any handler the application
+/// registered earlier, and what those log would stay in memory. This handler is
+/// registered while the program is loaded, from an `.init_array` constructor, before
+/// `main` and so before any handler of the application: it runs after all of them and
+/// writes what they logged.
+extern "C" fn at_exit_last() {
+    // Never unwind into C. Returns at once if logkit never started.
+    let _ = std::panic::catch_unwind(|| flush_with(false));
+}
+
+/// Registers [`at_exit_last`]. Runs before `main`, where std may not be set up yet: it
+/// only calls `atexit`.
+#[cfg(any(target_os = "linux", target_os = "android", target_os = "freebsd"))]
+extern "C" fn register_last_flush() {
+    // SAFETY: `atexit` registers a plain `extern "C" fn()` that lives for the whole
+    // program; nothing else is touched before `main`.
+    unsafe {
+        libc::atexit(at_exit_last);
+    }
+}
+
+/// The loader calls the functions in `.init_array` before `main`; `#[used]` keeps this
+/// entry in the binary although nothing refers to it.
+#[cfg(any(target_os = "linux", target_os = "android", target_os = "freebsd"))]
+#[used]
+#[link_section = ".init_array"]
+static REGISTER_LAST_FLUSH: extern "C" fn() = register_last_flush;
+
 fn install_exit_hook() {
     // SAFETY: `atexit` registers a plain `extern "C" fn()` that lives for the whole
     // program; it is called by `exit` (returning from `main` and
