@@ -153,6 +153,50 @@ fn no_field_value_makes_tail_print_a_forged_line_or_a_raw_escape_byte() {
     }
 }
 
+#[test]
+fn no_field_value_reaches_the_terminal_raw_from_errors_trace_slow_or_stats() {
+    let dir = common::tempdir();
+    let mut rng = Rng(0x2545_f491_4f6c_dd1d);
+    let mut log = String::new();
+    let trace = "4bf92f3577b34da6a3ce929d0e0e4736";
+    for i in 0..300 {
+        let mut m = serde_json::Map::new();
+        m.insert("timestamp".into(), format!("2026-11-24T07:02:51.{i:06}Z").into());
+        m.insert("level".into(), ["error", "warning", "info"][i % 3].into());
+        m.insert("event".into(), if i % 2 == 0 { "END".into() } else { rng.hostile().into() });
+        // Most records in one trace with well-formed ids, so `trace` renders their fields.
+        m.insert("trace_id".into(), if i % 5 == 0 { rng.hostile().into() } else { trace.into() });
+        m.insert("span_id".into(), format!("{:016x}", i / 2 + 1).into());
+        if i % 4 == 2 {
+            m.insert("parent_span_id".into(), format!("{:016x}", i / 4 + 1).into());
+        }
+        m.insert(rng.hostile(), rng.hostile().into());
+        m.insert("span".into(), rng.hostile().into());
+        m.insert("dur_ms".into(), (1.5 * i as f64).into());
+        m.insert("status".into(), if i % 3 == 0 { "error".into() } else { rng.hostile().into() });
+        m.insert(
+            "exc_info".into(),
+            serde_json::json!({
+                "type": rng.hostile(), "message": rng.hostile(), "chain": [rng.hostile(), rng.hostile()],
+                "location": rng.hostile(), "thread": rng.hostile(),
+                "backtrace": format!("   0: {}\n             at {}\n", rng.hostile(), rng.hostile()),
+            }),
+        );
+        m.insert("nested".into(), serde_json::json!({ rng.hostile(): [rng.hostile()] }));
+        m.insert("target".into(), rng.hostile().into());
+        log.push_str(&serde_json::Value::Object(m).to_string());
+        log.push('\n');
+    }
+    std::fs::write(common::run_log(dir.path()), &log).unwrap();
+    for cmd in [&["errors"][..], &["trace", "4bf92f35"], &["trace", "4bf92f35", "--waterfall"], &["slow"], &["stats"]] {
+        let out = common::ok(&common::logkit(dir.path(), cmd));
+        assert!(out.lines().count() > 3, "logkit {cmd:?}: {out}");
+        for line in out.lines() {
+            assert_inert(line);
+        }
+    }
+}
+
 /// Kills the child when dropped, so a failing test leaves no `tail -f` running.
 struct KillOnDrop(std::process::Child);
 
