@@ -41,13 +41,18 @@ impl Source {
         }
     }
 
+    /// Whether the source is gzip-compressed (its name ends in `.gz`).
+    pub fn is_gzip(&self) -> bool {
+        matches!(self, Source::File(p) if p.extension().is_some_and(|e| e == "gz"))
+    }
+
     /// Opens the source; `.gz` files are decompressed.
     pub fn open(&self) -> Result<Box<dyn Read + Send>, String> {
         match self {
             Source::Stdin => Ok(Box::new(io::stdin())),
             Source::File(p) => {
                 let f = File::open(p).map_err(|e| format!("cannot open {}: {e}", p.display()))?;
-                if p.extension().is_some_and(|e| e == "gz") {
+                if self.is_gzip() {
                     Ok(Box::new(flate2::read::MultiGzDecoder::new(io::BufReader::with_capacity(CHUNK, f))))
                 } else {
                     Ok(Box::new(f))
@@ -334,7 +339,22 @@ fn read_chunks(sources: &[Source], free: &mpsc::Receiver<Vec<u8>>, mut send: imp
             buf.extend_from_slice(&carry);
             carry.clear();
             let want = CHUNK.max(buf.len() + CHUNK / 2);
-            let filled = fill(&mut r, &mut buf, want).map_err(|e| format!("cannot read {}: {e}", src.name()))?;
+            let filled = match fill(&mut r, &mut buf, want) {
+                Ok(n) => n,
+                // A damaged or cut-short backup (a crash while it was compressed) is bad
+                // input, not an I/O error: what came before the damage is read, its
+                // last line is a torn one, and the next source follows.
+                Err(e) if src.is_gzip() && is_bad_data(&e) => {
+                    progress.clear();
+                    let _ = writeln!(
+                        io::stderr(),
+                        "logkit: {}: the gzip data is damaged or ends early ({e}); read what came before it",
+                        src.name()
+                    );
+                    0
+                }
+                Err(e) => return Err(format!("cannot read {}: {e}", src.name())),
+            };
             progress.add(filled);
             if filled == 0 {
                 if !buf.is_empty() {
@@ -359,7 +379,13 @@ fn read_chunks(sources: &[Source], free: &mpsc::Receiver<Vec<u8>>, mut send: imp
     Ok(())
 }
 
-/// Reads until `buf` holds `want` bytes or the reader ends; returns the bytes read.
+/// What a decoder says about data it cannot decode (as opposed to a failing device).
+fn is_bad_data(e: &io::Error) -> bool {
+    matches!(e.kind(), io::ErrorKind::InvalidData | io::ErrorKind::InvalidInput | io::ErrorKind::UnexpectedEof)
+}
+
+/// Reads until `buf` holds `want` bytes or the reader ends; returns the bytes read
+/// (on an error, `buf` keeps what was read before it).
 fn fill(r: &mut dyn Read, buf: &mut Vec<u8>, want: usize) -> io::Result<usize> {
     let start = buf.len();
     let mut len = start;
@@ -414,6 +440,12 @@ impl Progress {
         if self.shown {
             let _ = write!(io::stderr(), "\r\x1b[K");
         }
+    }
+
+    /// Clears the progress line, if shown, before another line goes to stderr.
+    fn clear(&mut self) {
+        self.done();
+        self.shown = false;
     }
 }
 

@@ -10,8 +10,8 @@
 //! ```
 //!
 //! Input: `run.log` and its rotated backups (oldest first), or the files and globs
-//! given, or `-` for stdin; `.gz` backups are decompressed. Bad lines are counted and
-//! reported on stderr, never fatal. Exit code 0 when the command ran, 1 on a usage or
+//! given, or `-` for stdin; `.gz` backups are decompressed. Bad lines, and a damaged
+//! `.gz` backup (read up to the damage), are reported on stderr, never fatal. Exit code 0 when the command ran, 1 on a usage or
 //! I/O error (and for `errors --fail` when it found any).
 
 mod args;

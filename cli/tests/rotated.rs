@@ -92,3 +92,35 @@ fn gzip_backups_read_in_time_order_with_the_plain_ones_as_one_stream() {
     let errors = seqs(&plain[3]);
     assert!(errors.len() >= 5 && errors.windows(2).all(|w| w[0] < w[1]), "{errors:?}");
 }
+
+#[test]
+fn a_damaged_or_cut_short_gzip_backup_is_read_up_to_the_damage_and_is_not_fatal() {
+    let dir = common::tempdir();
+    let d = dir.path();
+    let line = |i: u64| {
+        format!("{{\"timestamp\":\"2026-11-24T07:02:51.{i:06}Z\",\"level\":\"info\",\"event\":\"step\",\"seq\":{i},\"target\":\"t\"}}\n")
+    };
+    let old: String = (0..20_000).map(line).collect();
+    let mut gz = GzEncoder::new(Vec::new(), Compression::default());
+    gz.write_all(old.as_bytes()).unwrap();
+    let gz = gz.finish().unwrap();
+    // Cut short, as a crash while logrotate compressed it leaves it; and one that is
+    // not gzip at all.
+    std::fs::write(d.join("run.log.2.gz"), &gz[..gz.len() / 2]).unwrap();
+    std::fs::write(d.join("run.log.1.gz"), "not gzip at all\n").unwrap();
+    std::fs::write(d.join("run.log"), (20_000..20_010).map(line).collect::<String>()).unwrap();
+    let out = common::logkit(d, &["tail", "--json"]);
+    let got = seqs(&common::ok(&out));
+    let cut = got.iter().position(|&s| s >= 20_000).expect("the live file's records");
+    assert!(cut > 0, "the records before the damage are read");
+    assert_eq!(got[..cut], (0..cut as u64).collect::<Vec<_>>());
+    assert_eq!(got[cut..], (20_000..20_010).collect::<Vec<_>>());
+    let err = common::stderr(&out);
+    for name in ["run.log.2.gz", "run.log.1.gz"] {
+        assert!(err.contains(&format!("logkit: {name}: the gzip data is damaged or ends early (")), "{err}");
+    }
+    for cmd in [&["errors"][..], &["stats"], &["slow"]] {
+        let out = common::logkit(d, cmd);
+        assert_eq!(out.status.code(), Some(0), "logkit {cmd:?}: {}", common::stderr(&out));
+    }
+}
