@@ -33,10 +33,12 @@
 //! | another process or service | [`traceparent()`] → `TRACEPARENT` or a header; there, `new_context!(trace_id = ..)` | the child's records continue the caller's trace, under the caller's span |
 //! | an axum / tower service | `logkit::tower::CaptureLayer` (feature `tower`) | one unit and one `http.request` span per request, continuing an incoming `traceparent`; handlers only log |
 //!
-//! Do not call `new_context!` in a future that has no context of its own (one given
-//! to `tokio::spawn` unwrapped): it would change the context of the worker thread
-//! polling it, which other such futures share, and after an `.await` the future may
-//! resume on another thread with another context.
+//! A task started with plain `tokio::spawn` has no context of its own: what
+//! `new_context!` binds there lives on the worker thread the task ran on. With the
+//! feature `tokio` it stays that task's (the thread's other tasks see none), but after
+//! an `.await` that resumes the task on another thread its records no longer carry it;
+//! logkit says so once, with a `logkit.context_in_plain_task` record. Start such tasks
+//! with `logkit::spawn` or wrap them with `in_current_context()`.
 //!
 //! ```no_run
 //! use logkit::{capture, info, new_context, scoped_context, span};
