@@ -40,6 +40,17 @@ pub enum Level {
 }
 
 impl Level {
+    /// [`Level::Error`], spelt as `tracing` spells it (`event!(Level::ERROR, ..)`).
+    pub const ERROR: Level = Level::Error;
+    /// [`Level::Warn`], spelt as `tracing` spells it.
+    pub const WARN: Level = Level::Warn;
+    /// [`Level::Info`], spelt as `tracing` spells it.
+    pub const INFO: Level = Level::Info;
+    /// [`Level::Debug`], spelt as `tracing` spells it.
+    pub const DEBUG: Level = Level::Debug;
+    /// [`Level::Trace`], spelt as `tracing` spells it.
+    pub const TRACE: Level = Level::Trace;
+
     /// The lowercase name written in the `level` key of a record
     /// (`trace|debug|info|warning|error`).
     pub const fn as_str(self) -> &'static str {

@@ -24,13 +24,66 @@
 ///     event!(Level::Debug, symbol, "order checked");
 /// }
 /// ```
+///
+/// `tracing`'s forms compile unchanged where they mean something to logkit:
+///
+/// ```no_run
+/// use logkit::{event, info, Level};
+/// event!(Level::INFO, order_id = 42, "order filled");       // tracing's level constants
+/// event!(target: "audit", Level::WARN, user = "u1");          // target first
+/// info!(name: "user.login", user = "u1");                     // written as `event.name`
+/// event!(Level::DEBUG, { n = 3, ok = true }, "a field block"); // braces are optional
+/// ```
+///
+/// `parent:` on a record is a compile error that says what to write instead: a
+/// logkit record belongs to the span open where it is logged (`span!(parent: p,
+/// "name")` opens a span under another).
 #[macro_export]
 macro_rules! event {
+    // ---- tracing's order: `target:`, `parent:`, `name:` before the level
+    (target: $target:expr, parent: $($rest:tt)*) => { $crate::__parent_on_record!() };
+    (parent: $($rest:tt)*) => { $crate::__parent_on_record!() };
+    (name: $name:expr, target: $target:expr, $lvl:expr $(, $($rest:tt)*)?) => {
+        $crate::__log_munch!(@ $lvl, $target, ["event.name"] [$name] $($($rest)*)?)
+    };
+    (target: $target:expr, name: $name:expr, $lvl:expr $(, $($rest:tt)*)?) => {
+        $crate::__log_munch!(@ $lvl, $target, ["event.name"] [$name] $($($rest)*)?)
+    };
+    (name: $name:expr, $lvl:expr $(, $($rest:tt)*)?) => {
+        $crate::__log_munch!(@ $lvl, ::core::module_path!(), ["event.name"] [$name] $($($rest)*)?)
+    };
+    (target: $target:expr, $lvl:expr $(, $($rest:tt)*)?) => {
+        $crate::__log_munch!(@ $lvl, $target, [] [] $($($rest)*)?)
+    };
+    // ---- the level first (what `info!` and friends expand to)
+    ($lvl:expr, parent: $($rest:tt)*) => { $crate::__parent_on_record!() };
+    ($lvl:expr, target: $target:expr, parent: $($rest:tt)*) => { $crate::__parent_on_record!() };
+    ($lvl:expr, name: $name:expr, target: $target:expr $(, $($rest:tt)*)?) => {
+        $crate::__log_munch!(@ $lvl, $target, ["event.name"] [$name] $($($rest)*)?)
+    };
+    ($lvl:expr, target: $target:expr, name: $name:expr $(, $($rest:tt)*)?) => {
+        $crate::__log_munch!(@ $lvl, $target, ["event.name"] [$name] $($($rest)*)?)
+    };
+    ($lvl:expr, name: $name:expr $(, $($rest:tt)*)?) => {
+        $crate::__log_munch!(@ $lvl, ::core::module_path!(), ["event.name"] [$name] $($($rest)*)?)
+    };
     ($lvl:expr, target: $target:expr, $($rest:tt)*) => {
         $crate::__log_munch!(@ $lvl, $target, [] [] $($rest)*)
     };
     ($lvl:expr, $($rest:tt)*) => {
         $crate::__log_munch!(@ $lvl, ::core::module_path!(), [] [] $($rest)*)
+    };
+}
+
+/// `tracing`'s `parent:` on a record: a compile error in words. Not API.
+#[doc(hidden)]
+#[macro_export]
+macro_rules! __parent_on_record {
+    () => {
+        ::core::compile_error!(
+            "logkit: `parent:` on a record is not supported: a record belongs to the span open where it is logged; \
+             log it inside that span, or open a span under another with `span!(parent: p, \"name\")`"
+        )
     };
 }
 
@@ -137,6 +190,10 @@ macro_rules! __log_munch {
     (@ $lvl:expr, $tgt:expr, [$($n:expr),*] [$($v:expr),*]) => {
         $crate::__log_emit!($lvl, $tgt, [$($n),*] [$($v),*] ::core::option::Option::None)
     };
+    // ---- tracing's field block: `{ k = 1, .. }`, the same fields without braces
+    (@ $lvl:expr, $tgt:expr, [$($n:expr),*] [$($v:expr),*] { $($fields:tt)+ } $(, $($rest:tt)*)?) => {
+        $crate::__log_munch!(@ $lvl, $tgt, [$($n),*] [$($v),*] $($fields)+ $(, $($rest)*)?)
+    };
     // ---- string-literal keys (before the message rule: both start with a literal)
     (@ $lvl:expr, $tgt:expr, [$($n:expr),*] [$($v:expr),*] $k:literal = % $val:expr $(, $($rest:tt)*)?) => {
         $crate::__log_munch!(@ $lvl, $tgt, [$($n,)* $k] [$($v,)* $crate::__private::display(&$val)] $($($rest)*)?)
@@ -175,6 +232,14 @@ macro_rules! __log_munch {
     };
     (@ $lvl:expr, $tgt:expr, [$($n:expr),*] [$($v:expr),*] $($k:ident).+ $(, $($rest:tt)*)?) => {
         $crate::__log_munch!(@ $lvl, $tgt, [$($n,)* $crate::__field_name!($($k).+)] [$($v,)* $($k).+] $($($rest)*)?)
+    };
+    // ---- anything else: say what a field looks like, instead of "no rules expected"
+    (@ $lvl:expr, $tgt:expr, [$($n:expr),*] [$($v:expr),*] $($rest:tt)+) => {
+        ::core::compile_error!(::core::concat!(
+            "logkit: cannot read `", ::core::stringify!($($rest)+), "` as fields and a message: write fields as \
+             `key = value`, `key = %value` (Display), `key = ?value` (Debug) or a variable `name`, separated by \
+             commas, then the message (a format string and its arguments) last"
+        ))
     };
 }
 
@@ -292,8 +357,56 @@ macro_rules! new_context {
 /// The name is a string literal (never copied), `name = <expr>` for a computed one
 /// (a `String`, or a `&str` that the span copies), or any other expression of those
 /// types.
+///
+/// `tracing`'s forms, a level and a literal name first, with `target:` and `parent:`:
+///
+/// ```no_run
+/// # use logkit::{span, Level};
+/// let outer = span!(Level::INFO, "request", route = "/orders");
+/// let _db = span!(target: "app::db", Level::DEBUG, "query").entered();
+/// let _child = span!(parent: &outer, "adopted");    // under `outer`, not `query`
+/// ```
+///
+/// A span given a level is opened only when that level is enabled for its target
+/// (else `span!` returns a span that does nothing, and the records inside belong to
+/// the enclosing span); its `START` and successful `END` are written at that level (a
+/// failed `END` is always an ERROR). `parent:` takes a `SpanId`, an `Option<SpanId>`
+/// (`None`: a root of the current trace), a `&Span` or a `CurrentSpan`.
 #[macro_export]
 macro_rules! span {
+    // ---- tracing's forms: a level first (`Level::INFO`), `target:`, `parent:`
+    (target: $tgt:literal, parent: $p:expr, $($lvl:ident)::+, $name:literal $(, $($rest:tt)*)?) => {
+        $crate::__ctx_munch!(@cspan ($crate::__private::StaticName($name), ::core::option::Option::Some($($lvl)::+),
+            $tgt, $crate::__private::IntoSpanParent::into_span_parent($p)) [] [] $($($rest)*)?)
+    };
+    (target: $tgt:literal, $($lvl:ident)::+, $name:literal $(, $($rest:tt)*)?) => {
+        $crate::__ctx_munch!(@cspan ($crate::__private::StaticName($name), ::core::option::Option::Some($($lvl)::+),
+            $tgt, $crate::__private::SpanParent::Current) [] [] $($($rest)*)?)
+    };
+    (parent: $p:expr, $($lvl:ident)::+, $name:literal $(, $($rest:tt)*)?) => {
+        $crate::__ctx_munch!(@cspan ($crate::__private::StaticName($name), ::core::option::Option::Some($($lvl)::+),
+            ::core::module_path!(), $crate::__private::IntoSpanParent::into_span_parent($p)) [] [] $($($rest)*)?)
+    };
+    (parent: $p:expr, $name:literal $(, $($rest:tt)*)?) => {
+        $crate::__ctx_munch!(@cspan ($crate::__private::StaticName($name), ::core::option::Option::None,
+            ::core::module_path!(), $crate::__private::IntoSpanParent::into_span_parent($p)) [] [] $($($rest)*)?)
+    };
+    (target: $($rest:tt)*) => {
+        ::core::compile_error!(
+            "logkit: span!(target: ..) takes a string literal, then a level and a literal name: \
+             `span!(target: \"app::db\", Level::DEBUG, \"query\", k = v)`"
+        )
+    };
+    (parent: $($rest:tt)*) => {
+        ::core::compile_error!(
+            "logkit: span!(parent: p, ..) takes the parent (a SpanId, Option<SpanId>, &Span or CurrentSpan), \
+             then an optional level and a literal name: `span!(parent: &outer, \"child\", k = v)`"
+        )
+    };
+    ($($lvl:ident)::+, $name:literal $(, $($rest:tt)*)?) => {
+        $crate::__ctx_munch!(@cspan ($crate::__private::StaticName($name), ::core::option::Option::Some($($lvl)::+),
+            ::core::module_path!(), $crate::__private::SpanParent::Current) [] [] $($($rest)*)?)
+    };
     (name = $name:expr $(, $($rest:tt)*)?) => {
         $crate::__ctx_munch!(@span ($crate::__private::IntoSpanName::into_span_name($name)) [] [] $($($rest)*)?)
     };
@@ -406,6 +519,18 @@ macro_rules! __ctx_munch {
     };
     (@$m:ident ($($a:tt)*) [$($n:expr),*] [$($v:expr),*] $($k:ident).+ $(, $($rest:tt)*)?) => {
         $crate::__ctx_munch!(@$m ($($a)*) [$($n,)* $crate::__field_name!($($k).+)] [$($v,)* $($k).+] $($($rest)*)?)
+    };
+    // ---- tracing's field block: `{ k = 1, .. }`
+    (@$m:ident ($($a:tt)*) [$($n:expr),*] [$($v:expr),*] { $($fields:tt)+ } $(, $($rest:tt)*)?) => {
+        $crate::__ctx_munch!(@$m ($($a)*) [$($n),*] [$($v),*] $($fields)+ $(, $($rest)*)?)
+    };
+    // ---- anything else
+    (@$m:ident ($($a:tt)*) [$($n:expr),*] [$($v:expr),*] $($rest:tt)+) => {
+        ::core::compile_error!(::core::concat!(
+            "logkit: cannot read `", ::core::stringify!($($rest)+), "` as keys: write `key = value`, \
+             `key = %value` (Display), `key = ?value` (Debug) or a variable `name`, separated by commas \
+             (span! and new_context! take no message)"
+        ))
     };
 }
 

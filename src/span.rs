@@ -438,6 +438,12 @@ impl Span {
         }
     }
 
+    /// The span itself. A logkit span is entered when `span!` creates it, so
+    /// `span!(..).entered()`, written for `tracing`, means the same here.
+    pub fn entered(self) -> Span {
+        self
+    }
+
     /// This span's id.
     pub fn id(&self) -> Option<SpanId> {
         self.open.as_ref().map(|o| o.id)

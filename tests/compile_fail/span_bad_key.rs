@@ -1,0 +1,3 @@
+fn main() {
+    let _span = logkit::span!("handle", user: "ann");
+}

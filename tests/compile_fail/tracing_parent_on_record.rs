@@ -1,0 +1,4 @@
+fn main() {
+    let outer = logkit::span!("outer");
+    logkit::info!(parent: &outer, "inside");
+}
