@@ -27,11 +27,18 @@ use crate::record::ValueEncoder;
 use crate::span_state::SpanState;
 use crate::value::Value;
 
+/// A span's trace and parent as they are now, readable from any thread: a
+/// `new_context!` that re-homes the span updates it. For spans whose ids another
+/// thread may need while this one holds the span (the `tracing` layer's).
+pub(crate) type SharedIds = std::sync::Arc<std::sync::Mutex<(TraceId, Option<SpanId>)>>;
+
 /// One open span in a context.
 #[derive(Clone, Debug)]
 struct Frame {
     span_id: SpanId,
     parent: Option<SpanId>,
+    /// See [`SharedIds`]; `None` for the macros' spans.
+    shared: Option<SharedIds>,
     /// Where this span's bound keys start in `Current::fields`.
     fields_at: usize,
     /// What the span was told while open (`Span::record`, `fail`); boxed on first
@@ -175,7 +182,7 @@ impl Current {
     pub(crate) fn set_ids_only(&mut self, trace: TraceId, id: SpanId, parent: Option<SpanId>) {
         self.trace = Some(trace);
         self.frames.clear();
-        self.frames.push(Frame { span_id: id, parent, fields_at: 0, state: None });
+        self.frames.push(Frame { span_id: id, parent, shared: None, fields_at: 0, state: None });
         self.rebuild_ids();
     }
 
@@ -211,6 +218,11 @@ impl Current {
             let parent_open = fr.parent.is_some_and(|p| earlier.iter().any(|e| e.span_id == p));
             if !parent_open {
                 fr.parent = remote;
+            }
+            if let (Some(shared), Some(trace)) = (&fr.shared, self.trace) {
+                if let Ok(mut ids) = shared.lock() {
+                    *ids = (trace, fr.parent);
+                }
             }
         }
     }
@@ -505,15 +517,31 @@ pub enum SpanParent {
 
 /// Opens a span frame: binds its id and keys. Returns (trace, span, parent).
 pub(crate) fn push_span(under: SpanParent, names: &[&str], values: &[&dyn Value]) -> (TraceId, SpanId, Option<SpanId>) {
-    push_span_with(under, |fields| encode_fields_or_roll_back(fields, names, values))
+    push_span_with(under, None, |fields| encode_fields_or_roll_back(fields, names, values))
 }
 
 /// [`push_span`] with keys encoded earlier by [`encode_values`].
 pub(crate) fn push_span_encoded(under: SpanParent, encoded: Option<&[u8]>) -> (TraceId, SpanId, Option<SpanId>) {
-    push_span_with(under, |fields| fields.extend_from_slice(encoded.unwrap_or(&[])))
+    push_span_with(under, None, |fields| fields.extend_from_slice(encoded.unwrap_or(&[])))
 }
 
-fn push_span_with(under: SpanParent, encode: impl FnOnce(&mut Vec<u8>)) -> (TraceId, SpanId, Option<SpanId>) {
+/// [`push_span_encoded`] for a span whose trace and parent are kept in `shared` (set
+/// here, and by a `new_context!` that re-homes the span).
+#[cfg(any(feature = "tracing", feature = "tower"))]
+pub(crate) fn push_span_shared(encoded: &[u8], shared: &SharedIds) -> (TraceId, SpanId, Option<SpanId>) {
+    let (trace, id, parent) =
+        push_span_with(SpanParent::Current, Some(shared.clone()), |fields| fields.extend_from_slice(encoded));
+    if let Ok(mut ids) = shared.lock() {
+        *ids = (trace, parent);
+    }
+    (trace, id, parent)
+}
+
+fn push_span_with(
+    under: SpanParent,
+    shared: Option<SharedIds>,
+    encode: impl FnOnce(&mut Vec<u8>),
+) -> (TraceId, SpanId, Option<SpanId>) {
     let span_id = SpanId::random();
     let mut plain = false;
     let r = with_own(|c| {
@@ -536,7 +564,7 @@ fn push_span_with(under: SpanParent, encode: impl FnOnce(&mut Vec<u8>)) -> (Trac
             SpanParent::Root => None,
             SpanParent::Span(id) => Some(id),
         };
-        c.frames.push(Frame { span_id, parent, fields_at, state: None });
+        c.frames.push(Frame { span_id, parent, shared, fields_at, state: None });
         c.rebuild_ids();
         (trace, span_id, parent)
     })

@@ -322,7 +322,7 @@ impl Open {
 /// where the integration keeps its per-span data (so it is `Send`, unlike [`Span`]).
 #[cfg(any(feature = "tracing", feature = "tower"))]
 #[derive(Debug)]
-pub(crate) struct OpenSpan(Open);
+pub(crate) struct OpenSpan(Open, context::SharedIds);
 
 #[cfg(any(feature = "tracing", feature = "tower"))]
 impl OpenSpan {
@@ -331,14 +331,24 @@ impl OpenSpan {
     /// `context::encode_values`).
     pub(crate) fn open(site: &'static SpanSite, name: SpanName, encoded: &[u8]) -> OpenSpan {
         clear_stale_panic();
-        let (trace, id, parent) = context::push_span_encoded(SpanParent::Current, Some(encoded));
+        let shared = context::SharedIds::new(std::sync::Mutex::new((TraceId::random(), None)));
+        let (trace, id, parent) = context::push_span_shared(encoded, &shared);
         let open = Open { site, name, trace, id, parent, start: clock::now(), outcome: None };
         open.log_start();
-        OpenSpan(open)
+        OpenSpan(open, shared)
+    }
+
+    /// The span's trace and parent now: a `new_context!` that ran while it was open
+    /// re-homed it (whichever thread asks).
+    fn ids(&self) -> (TraceId, Option<SpanId>) {
+        match self.1.lock() {
+            Ok(ids) => *ids,
+            Err(_) => (self.0.trace, self.0.parent),
+        }
     }
 
     pub(crate) fn trace_id(&self) -> TraceId {
-        self.0.trace
+        self.ids().0
     }
 
     pub(crate) fn id(&self) -> SpanId {
@@ -347,14 +357,17 @@ impl OpenSpan {
 
     #[cfg(feature = "tracing")]
     pub(crate) fn parent(&self) -> Option<SpanId> {
-        self.0.parent
+        self.ids().1
     }
 
     /// Logs the `END` record in the current context and closes the span's frame.
     /// `state`: what the span was told (recorded fields, a failure); `panicking`: it
     /// ends because of a panic (the stashed panic, if any, becomes its `exc_info`).
     pub(crate) fn close(self, panicking: bool, state: SpanState) {
-        self.0.close(panicking, state);
+        let (trace, parent) = self.ids();
+        let mut open = self.0;
+        (open.trace, open.parent) = (trace, parent);
+        open.close(panicking, state);
     }
 }
 

@@ -536,3 +536,33 @@ fn an_event_without_a_message_keeps_its_fields_and_context() {
     // Without a message, a tracing event is written as logkit's macros write one.
     assert_eq!(t.get("event"), l.get("event"), "{t} vs {l}");
 }
+
+#[test]
+fn a_child_opened_on_another_thread_while_its_parent_is_entered_follows_the_parents_new_context() {
+    const NAME: &str = "a_child_opened_on_another_thread_while_its_parent_is_entered_follows_the_parents_new_context";
+    if common::is_child(NAME) {
+        install();
+        let request = tracing::info_span!("request");
+        let _entered = request.enter();
+        // Re-homes `request` (entered here) into the new trace.
+        let trace = logkit::new_context!(user = "u1");
+        let parent = request.clone();
+        std::thread::spawn(move || {
+            let work = tracing::info_span!(parent: &parent, "work");
+            let _in = work.enter();
+            tracing::info!("on another thread");
+        })
+        .join()
+        .expect("thread");
+        tracing::info!(trace = %trace, "after");
+        return;
+    }
+    let recs = common::records_of(NAME, &[]);
+    let request = common::end_of(&recs, "request");
+    let trace = &common::the(&recs, "after")["trace"];
+    assert_eq!(&request["trace_id"], trace, "{request}");
+    let work = common::end_of(&recs, "work");
+    assert_eq!(&work["trace_id"], trace, "the child is in its parent's new trace: {work}");
+    assert_eq!(work["parent_span_id"], request["span_id"], "{work}");
+    assert_eq!(&common::the(&recs, "on another thread")["trace_id"], trace);
+}
