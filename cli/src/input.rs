@@ -117,7 +117,7 @@ pub fn default_set(dir: &Path) -> Result<Vec<Source>, String> {
             dir.canonicalize().unwrap_or_else(|_| dir.to_owned()).display()
         ));
     }
-    Ok(files.into_iter().map(|p| Source::File(strip_dot(p))).collect())
+    Ok(order(files).into_iter().map(|s| if let Source::File(p) = s { Source::File(strip_dot(p)) } else { s }).collect())
 }
 
 fn strip_dot(p: PathBuf) -> PathBuf {
@@ -126,12 +126,16 @@ fn strip_dot(p: PathBuf) -> PathBuf {
 
 /// Orders files so that each rotated set reads oldest first: by the name without its
 /// rotation number (`app.log.3.gz` → `app.log`), then by that number, highest first
-/// (the live file counts as 0). Duplicates are dropped.
+/// (the live file counts as 0), then by modification time, oldest first: a plain and a
+/// compressed backup of one number (`run.log.1` and `run.log.1.gz`, left by two tools
+/// rotating the same file) are two segments, and gzip keeps the original's time.
+/// Duplicates are dropped.
 fn order(mut files: Vec<PathBuf>) -> Vec<Source> {
+    let modified = |p: &Path| std::fs::metadata(p).and_then(|m| m.modified()).ok();
     files.sort_by(|a, b| {
         let (ba, na) = rotation(a);
         let (bb, nb) = rotation(b);
-        ba.cmp(&bb).then(nb.cmp(&na))
+        ba.cmp(&bb).then(nb.cmp(&na)).then_with(|| modified(a).cmp(&modified(b)))
     });
     files.dedup();
     files.into_iter().map(Source::File).collect()
@@ -477,6 +481,27 @@ mod tests {
         let set = default_set(dir.path()).unwrap();
         let names: Vec<_> = set.iter().map(|s| s.name().rsplit('/').next().unwrap().to_owned()).collect::<Vec<_>>();
         assert_eq!(names, ["run.log.3.gz", "run.log.1", "run.log"]);
+    }
+
+    #[test]
+    fn a_plain_and_a_gzip_backup_of_one_number_read_oldest_first_by_modification_time() {
+        let dir = tempfile::tempdir().unwrap();
+        let (plain, gz) = (dir.path().join("run.log.1"), dir.path().join("run.log.1.gz"));
+        let names = |set: Vec<Source>| -> Vec<String> {
+            set.iter().map(|s| s.name().rsplit('/').next().unwrap().to_owned()).collect()
+        };
+        let t0 = std::time::SystemTime::UNIX_EPOCH + Duration::from_secs(1_800_000_000);
+        for (older, newer) in [(&gz, &plain), (&plain, &gz)] {
+            for (p, t) in [(older, t0), (newer, t0 + Duration::from_secs(60))] {
+                std::fs::write(p, b"").unwrap();
+                File::options().write(true).open(p).unwrap().set_modified(t).unwrap();
+            }
+            std::fs::write(dir.path().join("run.log"), b"").unwrap();
+            let want = [older, newer].map(|p| p.file_name().unwrap().to_string_lossy().into_owned());
+            assert_eq!(names(default_set(dir.path()).unwrap())[..2], want);
+            assert_eq!(names(order(vec![plain.clone(), gz.clone()])), want);
+            assert_eq!(names(order(vec![gz.clone(), plain.clone()])), want);
+        }
     }
 
     #[test]
