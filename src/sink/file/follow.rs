@@ -16,7 +16,7 @@
 use std::fs::{self, File, OpenOptions};
 use std::io;
 use std::os::fd::AsRawFd;
-use std::os::unix::fs::{FileExt, MetadataExt, OpenOptionsExt};
+use std::os::unix::fs::{FileExt, FileTypeExt, MetadataExt, OpenOptionsExt};
 use std::path::Path;
 use std::time::{Duration, Instant};
 
@@ -216,8 +216,10 @@ pub(super) fn open_path(cfg: &FileConfig) -> io::Result<(Open, u64)> {
 
 fn open_with(cfg: &FileConfig, read: bool) -> io::Result<File> {
     let mut opts = OpenOptions::new();
-    opts.read(read).append(true).create(true).mode(cfg.mode).custom_flags(libc::O_CLOEXEC);
-    match opts.open(&cfg.path) {
+    // `O_NONBLOCK` so that the open itself never waits: opening a FIFO for writing waits
+    // in open(2) until a reader comes (see `writable_kind`).
+    opts.read(read).append(true).create(true).mode(cfg.mode).custom_flags(libc::O_CLOEXEC | libc::O_NONBLOCK);
+    let opened = match opts.open(&cfg.path) {
         Err(e) if e.kind() == io::ErrorKind::NotFound => {
             if let Some(dir) = parent(&cfg.path) {
                 fs::create_dir_all(dir)?;
@@ -225,7 +227,44 @@ fn open_with(cfg: &FileConfig, read: bool) -> io::Result<File> {
             opts.open(&cfg.path)
         }
         r => r,
+    };
+    match opened {
+        // A FIFO without a reader, opened write-only and non-blocking.
+        Err(e) if e.raw_os_error() == Some(libc::ENXIO) => Err(not_a_file("a FIFO (named pipe) with no reader")),
+        r => writable_kind(r?),
     }
+}
+
+/// Keeps a regular file (or a character device such as `/dev/null`) and clears the
+/// `O_NONBLOCK` it was opened with. A FIFO or a socket is refused: a pipe nobody reads
+/// would stop the writer (and, in block mode, the application) for good, and size,
+/// rotation and fsync mean nothing there. For a pipe, `LOG_CONSOLE=stdout` is the way.
+fn writable_kind(file: File) -> io::Result<File> {
+    let kind = file.metadata()?.file_type();
+    if kind.is_fifo() {
+        return Err(not_a_file("a FIFO (named pipe)"));
+    }
+    if kind.is_socket() {
+        return Err(not_a_file("a socket"));
+    }
+    let fd = file.as_raw_fd();
+    // SAFETY: `fd` is borrowed from `file`, open for both calls; fcntl reads no memory
+    // of ours.
+    let flags = unsafe { libc::fcntl(fd, libc::F_GETFL) };
+    // SAFETY: as above.
+    if flags < 0 || unsafe { libc::fcntl(fd, libc::F_SETFL, flags & !libc::O_NONBLOCK) } < 0 {
+        return Err(io::Error::last_os_error());
+    }
+    Ok(file)
+}
+
+/// The error for a log path that names something other than a file.
+#[cold]
+fn not_a_file(what: &str) -> io::Error {
+    io::Error::new(
+        io::ErrorKind::InvalidInput,
+        format!("it is {what}, not a regular file; logkit writes only files and devices (for a pipe, use LOG_CONSOLE=stdout)"),
+    )
 }
 
 /// The directory holding `path`, if it names one (`run.log` has none: the cwd).

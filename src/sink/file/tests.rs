@@ -808,3 +808,23 @@ fn rotation_is_not_held_up_by_another_process_having_the_file_open() {
     assert_eq!(backups, 5, "the file rotated");
     assert_eq!(all.last(), Some(&1499));
 }
+
+#[test]
+fn a_character_device_such_as_dev_null_is_still_accepted_as_the_log_file() {
+    let mut s = FileSink::open(cfg(Path::new("/dev/null"), 0, 5)).expect("/dev/null is a log file");
+    let (b, n) = batch(0..10);
+    s.write(&b, n);
+    assert!(s.is_healthy());
+}
+
+#[test]
+fn a_fifo_is_refused_at_open_without_waiting_for_a_reader() {
+    let dir = tempfile::tempdir().unwrap();
+    let path = dir.path().join("run.fifo");
+    let c = std::ffi::CString::new(path.to_str().unwrap()).unwrap();
+    // SAFETY: `c` is a valid NUL-terminated path for the call.
+    assert_eq!(unsafe { libc::mkfifo(c.as_ptr(), 0o600) }, 0);
+    let e = FileSink::open(cfg(&path, 0, 5)).err().expect("a FIFO is refused");
+    assert_eq!(e.kind(), io::ErrorKind::InvalidInput);
+    assert!(e.to_string().contains("FIFO"), "{e}");
+}
