@@ -244,11 +244,12 @@ pub fn flush() {
 }
 
 /// `flush()`; with `wait_for_export`, then also gives a healthy OTLP exporter up to
-/// 2 s to send what was flushed (one that is failing is not waited for).
+/// 2 s to send what was flushed (one that is failing is not waited for). Returns
+/// `false` when the flush ran out of its time bound.
 #[cfg_attr(not(feature = "otlp"), allow(unused_variables))]
-fn flush_with(wait_for_export: bool) {
+fn flush_with(wait_for_export: bool) -> bool {
     if frontend::fork::restart_pending() {
-        return;
+        return true;
     }
     let rt = match get() {
         Some(rt) => rt,
@@ -256,17 +257,18 @@ fn flush_with(wait_for_export: bool) {
         // installed (`build`), so this thread may already have logged through them.
         // Wait for the build to finish, then flush as usual.
         None if frontend::get().is_some() => ensure_started(),
-        None => return,
+        None => return true,
     };
     if rt.writer_id.get() == Some(&std::thread::current().id()) {
-        return;
+        return true;
     }
     if frontend::in_record() {
         // Called from a `Display` impl of a record being logged: this thread holds its
         // own buffer until that record is done, so a flush could only time out.
-        return;
+        return true;
     }
-    if !rt.flush.request_and_wait(rt.frontend, FLUSH_TIMEOUT) {
+    let done = rt.flush.request_and_wait(rt.frontend, FLUSH_TIMEOUT);
+    if !done {
         match rt.flush.waiting_for() {
             0 => eprintln!("logkit: flush did not complete within {FLUSH_TIMEOUT:?} (the disk is not answering)"),
             n => eprintln!(
@@ -282,6 +284,7 @@ fn flush_with(wait_for_export: bool) {
             o.drain(crate::sink::otlp::exporter::FLUSH_DEADLINE);
         }
     }
+    done
 }
 
 impl Config {
@@ -377,9 +380,15 @@ extern "C" fn at_exit() {
         #[cfg(feature = "otlp")]
         exit_otlp();
         crate::writer::set_exiting();
-        flush_with(false);
+        if !flush_with(false) {
+            EXIT_FLUSH_TIMED_OUT.store(true, Ordering::Relaxed);
+        }
     });
 }
+
+/// The exit hook's flush ran out of its bound (the disk is not answering): the last
+/// flush ([`at_exit_last`]) does not wait another 10 s, so exit stays bounded.
+static EXIT_FLUSH_TIMED_OUT: AtomicBool = AtomicBool::new(false);
 
 /// At exit: everything goes to the exporter, which gets 2 s (whatever the collector
 /// does); what it could not send is then counted, so the last flush reports it.
@@ -399,7 +408,11 @@ fn exit_otlp() {
 /// writes what they logged.
 extern "C" fn at_exit_last() {
     // Never unwind into C. Returns at once if logkit never started.
-    let _ = std::panic::catch_unwind(|| flush_with(false));
+    let _ = std::panic::catch_unwind(|| {
+        if !EXIT_FLUSH_TIMED_OUT.load(Ordering::Relaxed) {
+            flush_with(false);
+        }
+    });
 }
 
 /// Registers [`at_exit_last`]. Runs before `main`, where std may not be set up yet: it
