@@ -1,6 +1,7 @@
-//! The OTLP exporter against collectors that fail: nothing listening, 503 with
-//! `Retry-After`, 429, 400. A small in-process receiver on 127.0.0.1 decodes each
-//! request with `opentelemetry-proto`. Whatever the collector does, the application
+//! The OTLP exporter against collectors that fail: nothing listening, too slow, never
+//! answering, dying mid-run, 503 with `Retry-After`, 429, 400, 413. A small in-process
+//! receiver on 127.0.0.1 decodes each request with `opentelemetry-proto` (protobuf, or
+//! OTLP/JSON through its serde types). Whatever the collector does, the application
 //! finishes, `run.log` has every record, and what was not exported is counted there as
 //! `logkit.lost` with `sink="otlp"`.
 #![cfg(feature = "otlp")]
@@ -11,6 +12,7 @@ use std::net::{TcpListener, TcpStream};
 use std::path::Path;
 use std::process::Output;
 use std::sync::mpsc;
+use std::time::Duration;
 
 use opentelemetry_proto::tonic::collector::logs::v1::ExportLogsServiceRequest;
 use opentelemetry_proto::tonic::collector::trace::v1::ExportTraceServiceRequest;
@@ -41,42 +43,84 @@ fn dead_port() -> u16 {
     l.local_addr().expect("addr").port()
 }
 
-/// What the receiver saw: the path, the content type and the decoded record count of
-/// each request.
+/// What the receiver saw: the path, the content type, the decoded record count and
+/// the answer (0: none) of each request.
 #[derive(Debug)]
 struct Seen {
     path: String,
     content_type: String,
     records: usize,
+    status: u16,
+}
+
+/// How the receiver answers one request.
+#[derive(Clone, Copy, Debug)]
+enum Reply {
+    /// This status at once (`Retry-After: 1` goes with 503).
+    Status(u16),
+    /// This status after a while.
+    After(Duration, u16),
+    /// Never: the connection stays open and silent.
+    Never,
+    /// This status, then the receiver closes the connection and its port.
+    ThenDie(u16),
 }
 
 /// A receiver answering each request with the next status of `script` (the last one
-/// repeats); `Retry-After: 1` goes with 503.
+/// repeats).
 fn receiver(script: Vec<u16>) -> (u16, mpsc::Receiver<Seen>) {
+    receiver_with(move |n, _, _| Reply::Status(script[n.min(script.len() - 1)]))
+}
+
+/// A receiver answering request `n` (from 0) with `records` records in `bytes`
+/// bytes (gunzipped) as `respond` says.
+fn receiver_with(
+    mut respond: impl FnMut(usize, usize, usize) -> Reply + Send + 'static,
+) -> (u16, mpsc::Receiver<Seen>) {
     let l = TcpListener::bind("127.0.0.1:0").expect("bind");
     let port = l.local_addr().expect("addr").port();
     let (tx, rx) = mpsc::channel();
     std::thread::spawn(move || {
         let mut n = 0usize;
-        for conn in l.incoming() {
-            let Ok(conn) = conn else { continue };
-            let tx = tx.clone();
-            let mut s = conn;
+        let mut silent = Vec::new();
+        'accept: for conn in l.incoming() {
+            let Ok(mut s) = conn else { continue };
             // One connection at a time is enough for one exporter thread.
             while let Some(Request { path, content_type, body }) = read_request(&mut s) {
-                let status = script[n.min(script.len() - 1)];
-                n += 1;
                 let records = decode(&path, &content_type, &body);
-                let _ = tx.send(Seen { path, content_type, records });
+                let reply = respond(n, records, body.len());
+                n += 1;
+                let status = match reply {
+                    Reply::Status(c) | Reply::After(_, c) | Reply::ThenDie(c) => c,
+                    Reply::Never => 0,
+                };
+                let _ = tx.send(Seen { path, content_type, records, status });
+                match reply {
+                    Reply::Never => {
+                        silent.push(s);
+                        continue 'accept;
+                    }
+                    Reply::After(d, _) => std::thread::sleep(d),
+                    Reply::Status(_) | Reply::ThenDie(_) => {}
+                }
                 let extra = if status == 503 { "Retry-After: 1\r\n" } else { "" };
                 let resp = format!("HTTP/1.1 {status} X\r\ncontent-length: 0\r\n{extra}\r\n");
                 if s.write_all(resp.as_bytes()).is_err() {
                     break;
                 }
+                if let Reply::ThenDie(_) = reply {
+                    // Dropping the listener and the connection closes the port.
+                    return;
+                }
             }
         }
     });
     (port, rx)
+}
+
+/// The records of the requests answered with a 2xx, per path.
+fn accepted(seen: &[Seen], path: &str) -> u64 {
+    seen.iter().filter(|s| s.path == path && (200..300).contains(&s.status)).map(|s| s.records as u64).sum()
 }
 
 /// One request, its body gunzipped.
@@ -315,4 +359,112 @@ fn a_bad_otlp_protocol_is_a_config_error_naming_the_variable() {
         let out = common::run(child_for(NAME, dir.path(), dead_port(), &[(var, "grpc"), ("BAD_VAR", var)]));
         common::assert_success(&out);
     }
+}
+
+/// Runs a child like [`common::run`], but fails the test instead of hanging if the
+/// child is still running after `guard` — far beyond its documented deadlines (so this
+/// is a hang guard, not a timing assertion).
+fn run_guarded(mut c: std::process::Command, guard: Duration) -> Output {
+    let child =
+        c.stdout(std::process::Stdio::piped()).stderr(std::process::Stdio::piped()).spawn().expect("spawn child");
+    let pid = child.id();
+    let (tx, rx) = mpsc::channel();
+    std::thread::spawn(move || {
+        let _ = tx.send(child.wait_with_output());
+    });
+    match rx.recv_timeout(guard) {
+        Ok(out) => out.expect("child output"),
+        Err(_) => {
+            let _ = std::process::Command::new("kill").args(["-9", &pid.to_string()]).status();
+            panic!("the application was still blocked after {guard:?}");
+        }
+    }
+}
+
+/// Flush (2 s) and exit (2 s) deadlines and their slack on a loaded machine.
+const HANG_GUARD: Duration = Duration::from_secs(60);
+
+#[test]
+fn a_slow_collector_times_out_and_its_records_are_counted_lost() {
+    const NAME: &str = "a_slow_collector_times_out_and_its_records_are_counted_lost";
+    if common::is_child(NAME) {
+        log_workload();
+        logkit::flush();
+        return;
+    }
+    // Each answer comes 2 s after its request; the exporter waits 100 ms.
+    let (port, rx) = receiver_with(|_, _, _| Reply::After(Duration::from_secs(2), 200));
+    let dir = common::tempdir();
+    let c = child_for(NAME, dir.path(), port, &[("OTEL_EXPORTER_OTLP_TIMEOUT", "100")]);
+    let out = run_guarded(c, HANG_GUARD);
+    common::assert_success(&out);
+    let seen: Vec<Seen> = rx.try_iter().collect();
+    assert!(!seen.is_empty(), "the collector got the requests");
+    assert_eq!(export_errors(&out), 1, "reported once:\n{}", String::from_utf8_lossy(&out.stderr));
+    assert_eq!(complete_log_and_otlp_lost(dir.path(), &out), N + SPANS, "none answered in time: all counted lost");
+}
+
+#[test]
+fn a_collector_that_never_answers_holds_neither_flush_nor_exit_beyond_their_deadlines() {
+    const NAME: &str = "a_collector_that_never_answers_holds_neither_flush_nor_exit_beyond_their_deadlines";
+    if common::is_child(NAME) {
+        log_workload();
+        // Bounded by the flush deadline (2 s), then exit by the exit deadline (2 s),
+        // although the request in flight would wait an hour.
+        logkit::flush();
+        return;
+    }
+    let (port, rx) = receiver_with(|_, _, _| Reply::Never);
+    let dir = common::tempdir();
+    let c = child_for(NAME, dir.path(), port, &[("OTEL_EXPORTER_OTLP_TIMEOUT", "3600000")]);
+    let out = run_guarded(c, HANG_GUARD);
+    common::assert_success(&out);
+    let seen: Vec<Seen> = rx.try_iter().collect();
+    assert_eq!(seen.len(), 1, "one request, never answered: {seen:?}");
+    assert_eq!(complete_log_and_otlp_lost(dir.path(), &out), N + SPANS, "everything unsent is counted lost");
+}
+
+#[test]
+fn a_collector_dying_mid_run_keeps_what_it_accepted_and_the_rest_is_counted_lost() {
+    const NAME: &str = "a_collector_dying_mid_run_keeps_what_it_accepted_and_the_rest_is_counted_lost";
+    if common::is_child(NAME) {
+        log_workload();
+        return;
+    }
+    // Two requests accepted, then the port closes.
+    let (port, rx) = receiver_with(|n, _, _| if n == 0 { Reply::Status(200) } else { Reply::ThenDie(200) });
+    let dir = common::tempdir();
+    let out = run_guarded(child_for(NAME, dir.path(), port, &[]), HANG_GUARD);
+    common::assert_success(&out);
+    let seen: Vec<Seen> = rx.try_iter().collect();
+    assert_eq!(seen.len(), 2, "{seen:?}");
+    let delivered = accepted(&seen, "/v1/logs") + accepted(&seen, "/v1/traces");
+    let lost = complete_log_and_otlp_lost(dir.path(), &out);
+    assert!(delivered > 0 && lost > 0, "delivered {delivered}, lost {lost}");
+    assert_eq!(delivered + lost, N + SPANS, "each record either delivered or counted lost");
+    assert_eq!(export_errors(&out), 1, "reported once:\n{}", String::from_utf8_lossy(&out.stderr));
+}
+
+#[test]
+fn a_413_splits_the_request_until_it_fits_and_only_a_record_too_large_alone_is_lost() {
+    const NAME: &str = "a_413_splits_the_request_until_it_fits_and_only_a_record_too_large_alone_is_lost";
+    if common::is_child(NAME) {
+        logkit::info!(blob = "x".repeat(100_000).as_str(), "too large");
+        log_workload();
+        // The collector is up: flush waits for the split requests.
+        logkit::flush();
+        return;
+    }
+    // A collector taking at most 100 records and 64 KiB per request.
+    let (port, rx) =
+        receiver_with(|_, records, bytes| Reply::Status(if records > 100 || bytes > 64 << 10 { 413 } else { 200 }));
+    let dir = common::tempdir();
+    let out = run_guarded(child_for(NAME, dir.path(), port, &[]), HANG_GUARD);
+    common::assert_success(&out);
+    let seen: Vec<Seen> = rx.try_iter().collect();
+    assert!(seen.iter().any(|s| s.status == 413), "{seen:?}");
+    assert!(seen.iter().filter(|s| s.status == 200).all(|s| s.records <= 100), "{seen:?}");
+    assert_eq!((accepted(&seen, "/v1/logs"), accepted(&seen, "/v1/traces")), (N, SPANS), "each record once");
+    assert_eq!(complete_log_and_otlp_lost(dir.path(), &out), 1, "the record too large alone is lost");
+    assert_eq!(export_errors(&out), 1, "reported once:\n{}", String::from_utf8_lossy(&out.stderr));
 }

@@ -63,8 +63,11 @@ pub(crate) fn kind(cs: Option<&'static Callsite>) -> Kind {
 #[derive(Debug, Default)]
 struct Scopes {
     names: Vec<String>,
-    /// Each scope's encoded `LogRecord`s or `Span`s, each with its field tag and length.
+    /// Each scope's encoded `LogRecord`s or `Span`s, each with its field tag and length
+    /// (in JSON: each object and its comma).
     bodies: Vec<Vec<u8>>,
+    /// Where each item of each scope's body ends, so that a request can be split.
+    ends: Vec<Vec<usize>>,
     last: usize,
 }
 
@@ -76,11 +79,18 @@ impl Scopes {
                 None => {
                     self.names.push(scope.to_owned());
                     self.bodies.push(Vec::new());
+                    self.ends.push(Vec::new());
                     self.names.len() - 1
                 }
             };
         }
         &mut self.bodies[self.last]
+    }
+
+    /// Marks the end of the item just written to the last scope's body.
+    fn item_written(&mut self) {
+        let end = self.bodies[self.last].len();
+        self.ends[self.last].push(end);
     }
 
     fn bytes(&self) -> usize {
@@ -92,11 +102,34 @@ impl Scopes {
         for b in &mut self.bodies {
             b.clear();
         }
+        for e in &mut self.ends {
+            e.clear();
+        }
         if self.names.len() > 256 {
             self.names.clear();
             self.bodies.clear();
+            self.ends.clear();
         }
         self.last = 0;
+    }
+
+    /// The items, in order, as (scope index, bytes).
+    fn items(&self) -> impl Iterator<Item = (usize, &[u8])> {
+        self.bodies.iter().zip(&self.ends).enumerate().flat_map(|(i, (body, ends))| {
+            let starts = std::iter::once(0).chain(ends.iter().copied());
+            starts.zip(ends.iter().copied()).map(move |(a, b)| (i, &body[a..b]))
+        })
+    }
+
+    /// The first `n` items and the others, in two new groups.
+    fn split(&self, n: usize) -> (Scopes, Scopes) {
+        let (mut a, mut b) = (Scopes::default(), Scopes::default());
+        for (k, (i, item)) in self.items().enumerate() {
+            let half = if k < n { &mut a } else { &mut b };
+            half.body(&self.names[i]).extend_from_slice(item);
+            half.item_written();
+        }
+        (a, b)
     }
 
     /// The `ScopeLogs` / `ScopeSpans` messages (field 2 of the resource message), each
@@ -112,6 +145,15 @@ impl Scopes {
             });
         }
     }
+}
+
+/// The two kinds of request.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub(crate) enum Signal {
+    /// `ExportLogsServiceRequest` to `/v1/logs`.
+    Logs,
+    /// `ExportTraceServiceRequest` to `/v1/traces`.
+    Traces,
 }
 
 /// One batch of records on its way to a collector.
@@ -161,6 +203,7 @@ impl Batch {
                     Protocol::Protobuf => pb::message(body, 2, |o| write_span(o, rec, redact)),
                     Protocol::Json => json::span(body, rec, redact),
                 }
+                self.spans.item_written();
                 self.span_count += 1;
                 true
             }
@@ -170,10 +213,48 @@ impl Batch {
                     Protocol::Protobuf => pb::message(body, 2, |o| write_log(o, rec, redact, observed_ns)),
                     Protocol::Json => json::log(body, rec, redact, observed_ns),
                 }
+                self.logs.item_written();
                 self.log_count += 1;
                 true
             }
         }
+    }
+
+    /// How many items `signal`'s request carries.
+    pub(crate) fn count(&self, signal: Signal) -> usize {
+        match signal {
+            Signal::Logs => self.log_count,
+            Signal::Traces => self.span_count,
+        }
+    }
+
+    /// `signal`'s request (see [`Batch::logs_request`], [`Batch::traces_request`]).
+    pub(crate) fn request(&self, signal: Signal, resource: &[u8], out: &mut Vec<u8>) {
+        match signal {
+            Signal::Logs => self.logs_request(resource, out),
+            Signal::Traces => self.traces_request(resource, out),
+        }
+    }
+
+    /// `signal`'s items in two batches of half each (for a collector that answered 413
+    /// Payload Too Large); `None` with fewer than two.
+    pub(crate) fn halves(&self, signal: Signal) -> Option<(Batch, Batch)> {
+        let n = self.count(signal);
+        if n < 2 {
+            return None;
+        }
+        let (mut a, mut b) = (Batch::new(self.protocol), Batch::new(self.protocol));
+        match signal {
+            Signal::Logs => {
+                (a.logs, b.logs) = self.logs.split(n / 2);
+                (a.log_count, b.log_count) = (n / 2, n - n / 2);
+            }
+            Signal::Traces => {
+                (a.spans, b.spans) = self.spans.split(n / 2);
+                (a.span_count, b.span_count) = (n / 2, n - n / 2);
+            }
+        }
+        Some((a, b))
     }
 
     /// `ExportLogsServiceRequest` with `resource` (an encoded `Resource` body, see

@@ -12,7 +12,13 @@
 //!   at most [`MAX_ATTEMPTS`] times, with exponential backoff from
 //!   [`INITIAL_BACKOFF`] up to [`MAX_BACKOFF`] and full jitter, or after the server's
 //!   `Retry-After` (at most [`MAX_RETRY_AFTER`]);
-//! - not retried: any other answer (400 malformed, 413 too large, ...);
+//! - 413 Payload Too Large: the request is sent again as two requests of half its
+//!   records each, and so on down to single records (each half with its own
+//!   retries); a single record that is still too large is lost. The collector is not
+//!   taken for down, so `flush()` still waits for it. Later batches are cut at the
+//!   usual size and split again if need be: a collector whose limit is below
+//!   [`MAX_BATCH_BYTES`] costs extra requests, not records;
+//! - not retried: any other answer (400 malformed, 401, 404, ...);
 //! - what is not sent in the end is counted and reported by the writer as a
 //!   `logkit.lost` record with `sink="otlp"` in the local log; the first failure is
 //!   also reported once on stderr.
@@ -27,7 +33,7 @@ use std::time::{Duration, Instant};
 
 use crossbeam_channel::{Receiver, RecvTimeoutError, Sender, TrySendError};
 
-use super::encode::Batch;
+use super::encode::{kind, Batch, Kind, Signal};
 use super::OtlpConfig;
 use crate::record::{view, HEADER_LEN};
 use crate::render::Redactor;
@@ -182,7 +188,9 @@ impl Handle {
         if batch.is_empty() {
             return;
         }
-        let records = view::records(batch).count() as u64;
+        // Only what is exported counts: a span's START record is not (its END is the
+        // span), so it is never pending, nor lost.
+        let records = view::records(batch).filter(|r| kind(r.callsite) != Kind::SpanStart).count() as u64;
         let queued = self.shared.queued_bytes.load(Ordering::Relaxed);
         if queued + batch.len() > MAX_QUEUED_BYTES {
             self.shared.lose(records);
@@ -282,6 +290,8 @@ enum Failure {
     Retry(String, Option<Duration>),
     /// Not worth another try.
     Fatal(String),
+    /// 413 Payload Too Large: worth sending again in smaller parts.
+    TooLarge(String),
 }
 
 /// The exporter thread's state.
@@ -293,7 +303,7 @@ struct Thread {
     shared: Arc<Shared>,
     agent: ureq::Agent,
     batch: Batch,
-    /// Records in `batch` (a span's START counts until it is skipped).
+    /// Records in `batch`.
     in_batch: u64,
     first_at: Option<Instant>,
     resource: Vec<u8>,
@@ -373,8 +383,6 @@ impl Thread {
             if self.batch.add(&rec, &self.redact, observed) {
                 self.in_batch += 1;
                 self.first_at.get_or_insert_with(Instant::now);
-            } else {
-                self.shared.settle(1);
             }
             if self.batch.records() >= MAX_BATCH_RECORDS || self.batch.bytes() >= MAX_BATCH_BYTES {
                 self.send();
@@ -388,75 +396,104 @@ impl Thread {
         if self.batch.is_empty() {
             return;
         }
-        let (logs, spans) = (self.batch.log_count as u64, self.batch.span_count as u64);
-        let mut body = std::mem::take(&mut self.body);
-        self.batch.logs_request(&self.resource, &mut body);
-        if logs > 0 {
-            let url = self.cfg.logs_url.clone();
-            self.deliver(&url, &body, logs);
+        let batch = std::mem::take(&mut self.batch);
+        self.deliver(Signal::Logs, &batch);
+        self.deliver(Signal::Traces, &batch);
+        if self.body.capacity() > 4 * MAX_BATCH_BYTES {
+            self.body = Vec::new();
         }
-        self.batch.traces_request(&self.resource, &mut body);
-        if spans > 0 {
-            let url = self.cfg.traces_url.clone();
-            self.deliver(&url, &body, spans);
-        }
-        if body.capacity() > 4 * MAX_BATCH_BYTES {
-            body = Vec::new();
-        }
-        self.body = body;
+        self.batch = batch;
         self.batch.clear();
         self.in_batch = 0;
     }
 
-    /// POSTs one request with retries; counts its records as sent or lost.
-    fn deliver(&mut self, url: &str, body: &[u8], records: u64) {
+    /// Sends `signal`'s request of `batch`, with retries; counts its records as sent
+    /// or lost. A request the collector finds too large (413) is sent again as two
+    /// halves, down to single records; a single record too large is lost.
+    fn deliver(&mut self, signal: Signal, batch: &Batch) {
+        let records = batch.count(signal) as u64;
+        if records == 0 {
+            return;
+        }
+        let mut body = std::mem::take(&mut self.body);
+        batch.request(signal, &self.resource, &mut body);
+        let url = match signal {
+            Signal::Logs => self.cfg.logs_url.clone(),
+            Signal::Traces => self.cfg.traces_url.clone(),
+        };
+        let outcome = self.post_with_retries(&url, &body);
+        self.body = body;
+        let e = match outcome {
+            Ok(()) => {
+                self.shared.settle(records);
+                self.shared.failing.store(false, Ordering::Relaxed);
+                return;
+            }
+            Err(e) => e,
+        };
+        let out_of_time = self.shared.drain_deadline().is_some_and(|d| Instant::now() >= d);
+        if let (Failure::TooLarge(_), false) = (&e, out_of_time) {
+            if let Some((a, b)) = batch.halves(signal) {
+                self.deliver(signal, &a);
+                self.deliver(signal, &b);
+                return;
+            }
+        }
+        self.shared.settle(records);
+        self.shared.lose(records);
+        let message = match e {
+            // The collector is up; it only refuses this record.
+            Failure::TooLarge(m) => m,
+            Failure::Fatal(m) | Failure::Retry(m, _) => {
+                self.shared.failing.store(true, Ordering::Relaxed);
+                m
+            }
+        };
+        if !self.reported {
+            self.reported = true;
+            eprintln!(
+                "logkit: otlp: cannot export to {url}: {message}; the records stay in the local log, and what is \
+                 not exported is counted there as logkit.lost with sink=otlp (reported once)"
+            );
+        }
+    }
+
+    /// POSTs one request, retrying as the module doc says; the last failure if it was
+    /// not accepted in the end.
+    fn post_with_retries(&mut self, url: &str, body: &[u8]) -> Result<(), Failure> {
         let gz = gzip(body);
         let mut backoff = INITIAL_BACKOFF;
         let mut attempt = 1;
-        let outcome = loop {
-            let err = match self.post(url, &gz) {
-                Ok(()) => break Ok(()),
-                Err(Failure::Fatal(e)) => break Err(e),
+        loop {
+            let (err, after) = match self.post(url, &gz) {
+                Ok(()) => return Ok(()),
                 Err(Failure::Retry(e, after)) => (e, after),
+                Err(other) => return Err(other),
             };
+            let give_up = || Err(Failure::Retry(err.clone(), after));
             // While a flush or exit waits, a collector already known to be down gets
             // one try per request.
             let failing_drain = self.shared.failing.load(Ordering::Relaxed) && self.shared.drain_deadline().is_some();
             if attempt >= MAX_ATTEMPTS || failing_drain {
-                break Err(err.0);
+                return give_up();
             }
             // Full jitter: a random wait up to the backoff, so that many exporters do
             // not retry in step; a `Retry-After` is a floor.
             let jittered = backoff.mul_f64(fastrand::f64());
-            let wait = match err.1 {
+            let wait = match after {
                 Some(after) => after.min(MAX_RETRY_AFTER).max(jittered),
                 None => jittered,
             };
             if let Some(deadline) = self.shared.drain_deadline() {
                 if Instant::now() + wait >= deadline {
-                    break Err(err.0);
+                    return give_up();
                 }
             }
             if !self.shared.sleep(wait) {
-                break Err(err.0);
+                return give_up();
             }
             backoff = (backoff * 2).min(MAX_BACKOFF);
             attempt += 1;
-        };
-        self.shared.settle(records);
-        match outcome {
-            Ok(()) => self.shared.failing.store(false, Ordering::Relaxed),
-            Err(e) => {
-                self.shared.failing.store(true, Ordering::Relaxed);
-                self.shared.lose(records);
-                if !self.reported {
-                    self.reported = true;
-                    eprintln!(
-                        "logkit: otlp: cannot export to {url}: {e}; the records stay in the local log, and what is \
-                         not exported is counted there as logkit.lost with sink=otlp (reported once)"
-                    );
-                }
-            }
         }
     }
 
@@ -485,6 +522,7 @@ impl Thread {
         match status {
             200..=299 => Ok(()),
             429 | 502 | 503 | 504 => Err(Failure::Retry(format!("HTTP {status}"), retry_after)),
+            413 => Err(Failure::TooLarge(format!("HTTP {status}"))),
             _ => Err(Failure::Fatal(format!("HTTP {status}"))),
         }
     }

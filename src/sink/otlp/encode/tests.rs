@@ -340,3 +340,46 @@ fn http_json_writes_non_finite_doubles_as_strings_that_strict_collectors_accept(
     let a = attrs(&req.resource_logs[0].scope_logs[0].log_records[0].attributes);
     assert_eq!(a, [("a".to_owned(), s("NaN")), ("b".to_owned(), s("Infinity")), ("c".to_owned(), s("-Infinity"))]);
 }
+
+#[test]
+fn a_batch_splits_into_halves_that_together_hold_every_item_once_in_order() {
+    for protocol in [Protocol::Protobuf, Protocol::Json] {
+        let bufs: Vec<Vec<u8>> = (0..7u64)
+            .map(|i| record(Level::Info, i, ["a", "b"][i as usize % 2], "m", &[], &[("seq", V::U64(i))]))
+            .collect();
+        let mut batch = Batch::new(protocol);
+        for buf in &bufs {
+            for r in crate::record::view::records(buf) {
+                batch.add(&r, &redactor(), 1);
+            }
+        }
+        let decode = |b: &Batch| -> Vec<(String, i64)> {
+            let mut out = Vec::new();
+            b.request(Signal::Logs, &[], &mut out);
+            let req: ExportLogsServiceRequest = match protocol {
+                Protocol::Protobuf => ExportLogsServiceRequest::decode(&out[..]).expect("decodes"),
+                Protocol::Json => serde_json::from_slice(&out).expect("decodes"),
+            };
+            let mut seen = Vec::new();
+            for sl in &req.resource_logs[0].scope_logs {
+                for lr in &sl.log_records {
+                    let Some(Av::IntValue(seq)) = lr.attributes[0].value.clone().and_then(|v| v.value) else {
+                        panic!("seq: {lr:?}")
+                    };
+                    seen.push((sl.scope.as_ref().unwrap().name.clone(), seq));
+                }
+            }
+            seen
+        };
+        let (a, b) = batch.halves(Signal::Logs).expect("7 items split");
+        assert_eq!((a.count(Signal::Logs), b.count(Signal::Logs)), (3, 4));
+        let (aa, ab) = a.halves(Signal::Logs).expect("3 items split");
+        let mut all = [decode(&aa), decode(&ab), decode(&b)].concat();
+        all.sort_by_key(|(_, seq)| *seq);
+        let want: Vec<(String, i64)> = (0..7).map(|i| (["a", "b"][i % 2].to_owned(), i as i64)).collect();
+        assert_eq!(all, want, "{protocol:?}");
+        let (single, _) = aa.halves(Signal::Logs).map_or((aa.count(Signal::Logs), 0), |_| (0, 1));
+        assert_eq!(single, 1, "one item does not split");
+        assert!(batch.halves(Signal::Traces).is_none(), "no spans to split");
+    }
+}
