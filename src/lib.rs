@@ -150,6 +150,7 @@
 mod callsite;
 mod clock;
 mod config;
+mod config_error;
 mod host;
 mod id;
 mod keys;

@@ -27,7 +27,7 @@ use std::time::Duration;
 pub(crate) use self::knobs::Protocol;
 use self::knobs::{check_url, parse_protocol};
 
-use crate::config::{ConfigError, Origin};
+use crate::config_error::{ConfigError, Origin};
 
 /// The default per-request timeout (`OTEL_EXPORTER_OTLP_TIMEOUT`).
 pub(crate) const DEFAULT_TIMEOUT: Duration = Duration::from_secs(10);
