@@ -11,8 +11,7 @@
 use crate::input::{self, At, BadLines, Source};
 use crate::pretty;
 use crate::record::{as_text, Level, Record};
-use std::cmp::Reverse;
-use std::collections::BinaryHeap;
+use std::collections::VecDeque;
 use std::fs::File;
 use std::io::{Read, Seek, SeekFrom};
 use std::os::unix::fs::MetadataExt;
@@ -58,7 +57,7 @@ impl Filter {
 }
 
 /// Renders one line (if it is a record the filter keeps) into `out` and returns its
-/// timestamp; counts bad lines.
+/// time key; counts bad lines.
 pub fn one(
     line: &[u8],
     at: At,
@@ -67,7 +66,7 @@ pub fn one(
     color: bool,
     bad: &mut BadLines,
     out: &mut Vec<u8>,
-) -> Option<Vec<u8>> {
+) -> Option<TimeKey> {
     match Record::parse(line) {
         Ok(rec) if filter.keeps(&rec) => {
             if json {
@@ -76,7 +75,7 @@ pub fn one(
             } else {
                 out.extend_from_slice(pretty::line(&rec, color).as_bytes());
             }
-            Some(rec.timestamp().as_bytes().to_vec())
+            Some(time_key(&rec.timestamp()))
         }
         Ok(_) => None,
         Err(b) => {
@@ -92,16 +91,30 @@ pub fn one(
 /// MB of rendered lines.
 pub const REORDER_WINDOW: usize = 16_384;
 
-/// A rendered record waiting in the window, ordered by time, then stream position.
-#[derive(PartialEq, Eq, PartialOrd, Ord)]
+/// The bytes of a timestamp that order records: a logkit timestamp's 27, fixed-width,
+/// so its text sorts as its time (a longer one is cut, a shorter one padded with 0s).
+pub type TimeKey = [u8; 27];
+
+fn time_key(timestamp: &str) -> TimeKey {
+    let mut key = [0u8; 27];
+    let n = timestamp.len().min(key.len());
+    key[..n].copy_from_slice(&timestamp.as_bytes()[..n]);
+    key
+}
+
+/// A rendered record waiting in the window.
 struct Held {
-    timestamp: Vec<u8>,
-    at: At,
+    time: TimeKey,
     out: Vec<u8>,
 }
 
 /// Prints every record of `sources` through `emit`, in time order within
 /// [`REORDER_WINDOW`] records (stream order among records of the same time).
+///
+/// The window is a queue kept sorted by time: a record in order (the common case) goes
+/// to the back, one that steps back in time is inserted where it belongs, and the
+/// front is printed once the queue is full. The emptied buffers are reused, so a run
+/// in order costs no allocation per record beyond the rendering.
 pub fn run(
     sources: &[Source],
     filter: &Filter,
@@ -110,19 +123,32 @@ pub fn run(
     mut emit: impl FnMut(&[u8]) -> Result<(), String>,
 ) -> Result<BadLines, String> {
     let mut bad = BadLines::default();
-    let mut window: BinaryHeap<Reverse<Held>> = BinaryHeap::with_capacity(REORDER_WINDOW + 1);
+    let mut window: VecDeque<Held> = VecDeque::with_capacity(REORDER_WINDOW + 1);
+    let mut spare: Vec<Vec<u8>> = Vec::new();
     let mut buf = Vec::with_capacity(1 << 16);
     let mut err = None;
     input::each_line(sources, |at, line| {
         if err.is_some() {
             return;
         }
-        let mut out = Vec::new();
-        let Some(timestamp) = one(line, at, filter, json, color, &mut bad, &mut out) else { return };
-        window.push(Reverse(Held { timestamp, at, out }));
+        let mut out = spare.pop().unwrap_or_default();
+        out.clear();
+        let Some(time) = one(line, at, filter, json, color, &mut bad, &mut out) else {
+            spare.push(out);
+            return;
+        };
+        // After every held record of the same time or earlier: stream order on ties.
+        let held = Held { time, out };
+        if window.back().is_none_or(|last| last.time <= time) {
+            window.push_back(held);
+        } else {
+            let i = window.partition_point(|h| h.time <= time);
+            window.insert(i, held);
+        }
         if window.len() > REORDER_WINDOW {
-            if let Some(Reverse(h)) = window.pop() {
+            if let Some(h) = window.pop_front() {
                 buf.extend_from_slice(&h.out);
+                spare.push(h.out);
             }
         }
         if buf.len() >= 1 << 15 {
@@ -133,7 +159,7 @@ pub fn run(
     if let Some(e) = err {
         return Err(e);
     }
-    while let Some(Reverse(h)) = window.pop() {
+    while let Some(h) = window.pop_front() {
         buf.extend_from_slice(&h.out);
         if buf.len() >= 1 << 15 {
             emit(&buf)?;
