@@ -118,20 +118,24 @@
 // 1. Data and algorithms, no shared state:
 //    callsite    per-call-site static metadata (level, target, keys, the gate's cache)
 //    clock       a raw monotonic reading at the call site, wall time in the writer
-//    config      `Config`, the `LOG_*` knobs, `ConfigError`
+//    config      `Config`, the `LOG_*` knobs
+//    config_error `ConfigError` and where a value came from (`Origin`)
+//    host        the host name (`logkit.start`, the OTLP resource)
 //    id          `TraceId`, `SpanId`, W3C `traceparent`
 //    keys        the keys logkit writes itself
 //    level       `Level`, filters, `LOG_LEVEL` directives
 //    pad         cache-line padding
 //    record      the compact record format: encode, `ValueEncoder`, `FieldValue`, view
 //    render      compact records to JSON lines and pretty console lines; escaping
-//    sink        the JSONL file (batch, rotate, follow, failures) and the console
+//    sink        the JSONL file (batch, rotate, follow, failures, torn tail), the console
+//                and (feature `otlp`) the OTLP exporter
 //    span_state  what an open span was told (`Span::record`, `fail`)
 //    value       `Value`: how a Rust value is copied into a record
 // 2. Each owns one piece of shared state:
 //    filter      the gate: level floor, directives, sampling
 //    frontend    per-thread buffers, the ring, and the slot protocol: the owner's half,
-//                the writer's (`frontend::collect`) and their loom model
+//                the writer's (`frontend::collect`) and their loom model; a forked
+//                child's fresh start (`frontend::fork`)
 //    context     the current work unit: trace id, open spans, bound keys
 // 3. span        `span!`, `#[capture]`, `END` records, `exc_info`
 //    log_bridge  the `log` facade's records, into the same gate and path
