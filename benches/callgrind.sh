@@ -2,6 +2,7 @@
 # Instructions per record, counted by callgrind, for each commit given (default HEAD):
 #
 #   bash benches/callgrind.sh [REV ...]
+#   KIND=span bash benches/callgrind.sh [REV ...]    # per span created and dropped
 #
 # For each REV, benches/instructions.rs (from the current tree, so every commit runs the
 # same program) is built in release against that commit's logkit (benches/probe.sh) and
