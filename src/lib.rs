@@ -137,6 +137,7 @@
 //                the writer's (`frontend::collect`) and their loom model; a forked
 //                child's fresh start (`frontend::fork`)
 //    context     the current work unit: trace id, open spans, bound keys
+//    open_spans  every span open in the process, for `logkit.open_spans`
 // 3. span        `span!`, `#[capture]`, `END` records, `exc_info`
 //    log_bridge  the `log` facade's records, into the same gate and path
 // 4. writer      the writer thread: collect, render, write the sinks, report
@@ -169,6 +170,7 @@ mod value;
 mod context;
 mod filter;
 mod frontend;
+mod open_spans;
 
 #[cfg(feature = "log")]
 mod log_bridge;

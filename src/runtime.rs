@@ -215,6 +215,7 @@ fn finish_start(rt: &'static Runtime) {
     spawn_writer(rt, ends, wc);
     install_exit_hook();
     install_panic_hook();
+    sigterm::install();
     #[cfg(feature = "log")]
     crate::log_bridge::install(flush);
 }
@@ -377,18 +378,25 @@ impl Drop for Guard {
 extern "C" fn at_exit() {
     // Never unwind into C.
     let _ = std::panic::catch_unwind(|| {
-        #[cfg(feature = "otlp")]
-        exit_otlp();
-        crate::writer::set_exiting();
-        if !flush_with(false) {
-            EXIT_FLUSH_TIMED_OUT.store(true, Ordering::Relaxed);
-        }
+        crate::span::log_open_spans("exit");
+        last_flush();
     });
 }
 
 /// The exit hook's flush ran out of its bound (the disk is not answering): the last
 /// flush ([`at_exit_last`]) does not wait another 10 s, so exit stays bounded.
 static EXIT_FLUSH_TIMED_OUT: AtomicBool = AtomicBool::new(false);
+
+/// The last flush of the process (at exit and at SIGTERM): the exporter's share, then
+/// the file sink finished.
+fn last_flush() {
+    #[cfg(feature = "otlp")]
+    exit_otlp();
+    crate::writer::set_exiting();
+    if !flush_with(false) {
+        EXIT_FLUSH_TIMED_OUT.store(true, Ordering::Relaxed);
+    }
+}
 
 /// At exit: everything goes to the exporter, which gets 2 s (whatever the collector
 /// does); what it could not send is then counted, so the last flush reports it.
@@ -510,6 +518,133 @@ fn install_fork_hook() {
     }
 }
 
+/// SIGTERM (what `kill`, systemd and Kubernetes send) ends a process without running
+/// its exit hooks, so records still in memory were lost and spans left open said
+/// nothing. When SIGTERM's disposition is still the default as logkit starts, logkit
+/// installs a handler that only writes a byte to a pipe; the `logkit-signal` thread
+/// waiting on it reports the open spans (`logkit.open_spans`, reason `sigterm`), does
+/// the exit flush, restores the default disposition and raises SIGTERM again, so the
+/// process ends as it would have (killed by signal 15). A handler the application
+/// installed first is left alone, and one it installs later replaces logkit's: if
+/// that handler still calls logkit's (`signal-hook` chains to the previous one), the
+/// signal thread sees it is no longer installed and does nothing, leaving shutdown to
+/// the application.
+mod sigterm {
+    use std::sync::atomic::{AtomicI32, Ordering};
+
+    /// The pipe's write end, for the handler; -1 until installed.
+    static WAKE: AtomicI32 = AtomicI32::new(-1);
+
+    #[cfg(any(target_os = "linux", target_os = "android"))]
+    fn errno() -> *mut libc::c_int {
+        // SAFETY: returns this thread's errno location; no preconditions.
+        unsafe { libc::__errno_location() }
+    }
+
+    #[cfg(not(any(target_os = "linux", target_os = "android")))]
+    fn errno() -> *mut libc::c_int {
+        // SAFETY: returns this thread's errno location; no preconditions.
+        unsafe { libc::__error() }
+    }
+
+    extern "C" fn on_sigterm(_: libc::c_int) {
+        // Async-signal-safe only: one write(2), errno preserved for the interrupted code.
+        let fd = WAKE.load(Ordering::Relaxed);
+        if fd >= 0 {
+            let byte = 1u8;
+            // SAFETY: `errno()` is this thread's valid errno location; `byte` is valid
+            // for one byte; write(2) is async-signal-safe.
+            unsafe {
+                let saved = *errno();
+                libc::write(fd, (&byte as *const u8).cast(), 1);
+                *errno() = saved;
+            }
+        }
+    }
+
+    /// The handler SIGTERM has now.
+    fn current() -> Option<libc::sighandler_t> {
+        // SAFETY: a zeroed `sigaction` is a valid out-parameter; a null new action only
+        // reads the current one.
+        unsafe {
+            let mut old: libc::sigaction = std::mem::zeroed();
+            (libc::sigaction(libc::SIGTERM, std::ptr::null(), &mut old) == 0).then_some(old.sa_sigaction)
+        }
+    }
+
+    pub(super) fn install() {
+        if current() != Some(libc::SIG_DFL) {
+            return;
+        }
+        let mut fds = [-1; 2];
+        // SAFETY: `fds` is a valid array of two ints for pipe2 to fill.
+        if unsafe { libc::pipe2(fds.as_mut_ptr(), libc::O_CLOEXEC) } != 0 {
+            return;
+        }
+        let read_end = fds[0];
+        let spawned = std::thread::Builder::new().name("logkit-signal".into()).spawn(move || wait(read_end));
+        if spawned.is_err() {
+            // SAFETY: both ends were just opened by pipe2 and are used nowhere else.
+            unsafe {
+                libc::close(fds[0]);
+                libc::close(fds[1]);
+            }
+            return;
+        }
+        WAKE.store(fds[1], Ordering::Relaxed);
+        // SAFETY: a zeroed `sigaction` with a handler, an empty mask and SA_RESTART is a
+        // valid action; the handler only calls async-signal-safe functions.
+        unsafe {
+            let mut act: libc::sigaction = std::mem::zeroed();
+            act.sa_sigaction = on_sigterm as extern "C" fn(libc::c_int) as libc::sighandler_t;
+            act.sa_flags = libc::SA_RESTART;
+            libc::sigemptyset(&mut act.sa_mask);
+            libc::sigaction(libc::SIGTERM, &act, std::ptr::null_mut());
+        }
+    }
+
+    /// The `logkit-signal` thread: waits for the handler's byte.
+    fn wait(fd: libc::c_int) {
+        let mut byte = 0u8;
+        loop {
+            // SAFETY: `byte` is valid for one byte.
+            let n = unsafe { libc::read(fd, (&mut byte as *mut u8).cast(), 1) };
+            if n == 1 {
+                let ours = on_sigterm as extern "C" fn(libc::c_int) as libc::sighandler_t;
+                if current() == Some(ours) {
+                    terminate();
+                }
+                // Another handler took over SIGTERM and called ours: shutdown is the
+                // application's (the exit hook still reports and flushes).
+                continue;
+            }
+            if n < 0 && std::io::Error::last_os_error().kind() == std::io::ErrorKind::Interrupted {
+                continue;
+            }
+            return;
+        }
+    }
+
+    fn terminate() {
+        let _ = std::panic::catch_unwind(|| {
+            crate::span::log_open_spans("sigterm");
+            super::last_flush();
+        });
+        // SAFETY: restoring the default disposition and raising the signal on this
+        // thread (unblocked first) ends the process as SIGTERM's default action does;
+        // `_exit` is the fallback should it somehow return.
+        unsafe {
+            libc::signal(libc::SIGTERM, libc::SIG_DFL);
+            let mut set: libc::sigset_t = std::mem::zeroed();
+            libc::sigemptyset(&mut set);
+            libc::sigaddset(&mut set, libc::SIGTERM);
+            libc::pthread_sigmask(libc::SIG_UNBLOCK, &set, std::ptr::null_mut());
+            libc::raise(libc::SIGTERM);
+            libc::_exit(128 + libc::SIGTERM);
+        }
+    }
+}
+
 fn install_panic_hook() {
     let previous = std::panic::take_hook();
     std::panic::set_hook(Box::new(move |info| {
@@ -522,6 +657,13 @@ fn install_panic_hook() {
             let exc = crate::span::panic_exc_info(info);
             crate::span::log_panic(&exc);
             crate::span::stash_panic(exc);
+            // Built with `panic = "abort"`, no span ends after this and no exit hook
+            // runs: say now which were open. (Unwinding, the panicking thread's spans
+            // end with the panic, and if it ends the process the exit hook reports
+            // those of the other threads.)
+            if cfg!(panic = "abort") {
+                crate::span::log_open_spans("panic");
+            }
             flush();
         }
         previous(info);

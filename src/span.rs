@@ -14,6 +14,7 @@ use std::cell::RefCell;
 use std::error::Error;
 use std::fmt::{self, Display};
 use std::future::Future;
+use std::io::Write as _;
 use std::marker::PhantomData;
 use std::ops::Deref;
 use std::pin::Pin;
@@ -27,7 +28,7 @@ use crate::level::Level;
 use crate::record::{Encoder, HAS_MESSAGE, HAS_TARGET, INLINE_KEYS};
 use crate::span_state::{self, SpanState};
 use crate::value::Value;
-use crate::{clock, filter, frontend};
+use crate::{clock, filter, frontend, open_spans};
 
 /// What a span site knows at compile time: its target and bound-key names. Not API.
 #[doc(hidden)]
@@ -206,6 +207,9 @@ struct Open {
     /// `exc_info` JSON when the captured fn returned `Err` or its future was dropped
     /// early: the fn's own outcome, which wins over an earlier `fail`.
     outcome: Option<String>,
+    /// Its entry in the registry of open spans, removed when the span closes (or is
+    /// dropped without closing).
+    _registered: open_spans::Registration,
 }
 
 /// Whether spans log a `START` record (`LOG_SPAN_START`, on by default).
@@ -220,9 +224,19 @@ impl Open {
     fn enter(site: &'static SpanSite, name: SpanName, under: SpanParent, values: &[&dyn Value]) -> Open {
         clear_stale_panic();
         let (trace, id, parent) = context::push_span(under, site.fields, values);
-        let open = Open { site, name, trace, id, parent, start: clock::now(), outcome: None };
+        let open = Open::opened(site, name, trace, id, parent);
         open.log_start();
         open
+    }
+
+    /// A span that opens now: its start time, and its entry in the registry of open
+    /// spans (for `logkit.open_spans`).
+    #[inline]
+    fn opened(site: &'static SpanSite, name: SpanName, trace: TraceId, id: SpanId, parent: Option<SpanId>) -> Open {
+        let start = clock::now();
+        let entry = open_spans::OpenEntry { name: name.clone(), trace, id, parent, start };
+        let _registered = open_spans::register(entry);
+        Open { site, name, trace, id, parent, start, outcome: None, _registered }
     }
 
     /// The `START` record, in the context the span just opened (its ids and keys), at
@@ -333,7 +347,7 @@ impl OpenSpan {
         clear_stale_panic();
         let shared = context::SharedIds::new(std::sync::Mutex::new((TraceId::random(), None)));
         let (trace, id, parent) = context::push_span_shared(encoded, &shared);
-        let open = Open { site, name, trace, id, parent, start: clock::now(), outcome: None };
+        let open = Open::opened(site, name, trace, id, parent);
         open.log_start();
         OpenSpan(open, shared)
     }
@@ -698,7 +712,7 @@ impl<T, F: Future<Output = (T, Outcome)>> Future for Captured<F> {
                 clear_stale_panic();
                 let pre = this.values.take();
                 let (trace, id, parent) = context::push_span_encoded(this.parent, pre.as_deref());
-                let open = Open { site: this.site, name, trace, id, parent, start: clock::now(), outcome: None };
+                let open = Open::opened(this.site, name, trace, id, parent);
                 open.log_start();
                 this.open = Some(open);
             }
@@ -932,6 +946,52 @@ fn take_panic_info() -> Option<String> {
 }
 
 static PANIC_CS: Callsite = Callsite::new(Level::Error, "logkit::panic", file!(), line!(), &["exc_info"]);
+static OPEN_SPANS_CS: Callsite = Callsite::new(Level::Warn, "logkit", file!(), line!(), &["reason", "count", "open"]);
+
+/// The most spans one `logkit.open_spans` record lists (the oldest); `count` says how
+/// many were open.
+const OPEN_SPANS_LISTED: usize = 1000;
+
+/// Logs one `logkit.open_spans` record naming every span open in the process, oldest
+/// first, with its ids and how long it has been open, unless none is (at exit, at
+/// SIGTERM, and at a panic that aborts: `reason` says which). Written whatever the
+/// level filter says, like logkit's other reports. Returns how many were open.
+pub(crate) fn log_open_spans(reason: &str) -> usize {
+    let open = open_spans::snapshot();
+    if open.is_empty() {
+        return 0;
+    }
+    let Some(fe) = frontend::get() else { return open.len() };
+    let now = clock::now();
+    let mut list = Vec::with_capacity(16 + open.len().min(OPEN_SPANS_LISTED) * 160);
+    list.push(b'[');
+    for (i, e) in open.iter().take(OPEN_SPANS_LISTED).enumerate() {
+        if i > 0 {
+            list.push(b',');
+        }
+        list.extend_from_slice(b"{\"span\":");
+        crate::render::json::write_str(&mut list, &e.name);
+        let _ = write!(list, ",\"span_id\":\"{}\",\"trace_id\":\"{}\"", e.id, e.trace);
+        if let Some(p) = e.parent {
+            let _ = write!(list, ",\"parent_span_id\":\"{p}\"");
+        }
+        // Microsecond precision, as `dur_ms`.
+        let open_ms = (clock::elapsed_ns(e.start, now) / 1_000) as f64 / 1_000.0;
+        let _ = write!(list, ",\"open_ms\":{}}}", ryu::Buffer::new().format_finite(open_ms));
+    }
+    list.push(b']');
+    let list = String::from_utf8(list).unwrap_or_default();
+    fe.write(&mut |buf| {
+        let mut enc = Encoder::begin(buf, Level::Warn, HAS_MESSAGE, Some(&OPEN_SPANS_CS), now);
+        enc.raw_str("logkit.open_spans");
+        enc.context(&[]);
+        enc.values().str(reason);
+        enc.values().u64(open.len() as u64);
+        enc.values().json(&list);
+        enc.finish();
+    });
+    open.len()
+}
 
 /// Logs a panic as an error record in the current context (from the panic hook).
 pub(crate) fn log_panic(exc: &str) {
