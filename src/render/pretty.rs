@@ -39,6 +39,10 @@ const END_DUR: &str = "dur_ms";
 const END_STATUS: &str = "status";
 /// A span's `START` record shows as `START <span>`.
 const START_MESSAGE: &str = "START";
+/// Where an error's details are: an `END`'s, a panic record's.
+const EXC_INFO: &str = "exc_info";
+/// The message of the record the panic hook logs.
+const PANIC_MESSAGE: &str = "panic";
 
 const RESET: &[u8] = b"\x1b[0m";
 const DIM: &[u8] = b"\x1b[2m";
@@ -68,11 +72,21 @@ pub(crate) fn write_record(
     let mut hidden = 0; // bytes of ANSI codes inside the message part
     let end = span_end(rec, redact);
     let start = if end.is_none() { span_start(rec, redact) } else { None };
+    // A panic is said once, readably: the panic record as `panic: <message>` with its
+    // location and thread, an END it ended as `panic=<message>`; neither repeats the
+    // backtrace, which the file keeps whole (and Rust's own panic message prints under
+    // `RUST_BACKTRACE=1`).
+    let panic = exc_info(rec, redact).and_then(Panic::read);
+    let panic_record = panic.is_some() && end.is_none() && rec.message == PANIC_MESSAGE;
     match (&end, start) {
         (Some(end), _) => hidden += write_end_summary(out, end, color),
         (None, Some(span)) => {
             out.extend_from_slice(b"START ");
             write_text(out, span);
+        }
+        (None, None) if panic_record => {
+            out.extend_from_slice(b"panic: ");
+            write_text(out, panic.as_ref().map_or("", |p| &p.message));
         }
         (None, None) => write_text(out, rec.message),
     }
@@ -91,6 +105,18 @@ pub(crate) fn write_record(
             continue;
         }
         if start.is_some() && key == END_SPAN {
+            continue;
+        }
+        if let (EXC_INFO, Some(p)) = (key, &panic) {
+            if !panic_record {
+                line.pair("panic", FieldValue::Str(&p.message), redact);
+            }
+            if panic_record && !p.location.is_empty() {
+                line.pair("at", FieldValue::Str(&p.location), redact);
+            }
+            if panic_record && !p.thread.is_empty() {
+                line.pair("thread", FieldValue::Str(&p.thread), redact);
+            }
             continue;
         }
         line.pair(key, value, redact);
@@ -196,6 +222,153 @@ fn span_start<'a>(rec: &RecordView<'a>, redact: &Redactor) -> Option<&'a str> {
         (END_SPAN, FieldValue::Str(s)) => Some(s),
         _ => None,
     })
+}
+
+/// A record's `exc_info` (nested JSON, not redacted).
+fn exc_info<'a>(rec: &RecordView<'a>, redact: &Redactor) -> Option<&'a str> {
+    if redact.is_redacted(EXC_INFO) {
+        return None;
+    }
+    rec.fields().find_map(|(k, v)| match (k, v) {
+        (EXC_INFO, FieldValue::Json(j)) => Some(j),
+        _ => None,
+    })
+}
+
+/// What the console shows of a panic's `exc_info`
+/// (`{"type":"panic","message":..,"location":..,"thread":..,"backtrace":..}`).
+#[derive(Debug, Default, PartialEq)]
+struct Panic {
+    message: String,
+    location: String,
+    thread: String,
+}
+
+impl Panic {
+    /// The panic in `j`, if `j` is an object whose `type` is `"panic"`.
+    fn read(j: &str) -> Option<Panic> {
+        let mut p = Panic::default();
+        let mut is_panic = false;
+        for (key, value) in string_members(j)? {
+            match key.as_str() {
+                "type" => is_panic = value == "panic",
+                "message" => p.message = value,
+                "location" => p.location = value,
+                "thread" => p.thread = value,
+                _ => {}
+            }
+        }
+        is_panic.then_some(p)
+    }
+}
+
+/// The members of the JSON object `j` whose values are strings, decoded (others are
+/// skipped); `None` if `j` is not an object logkit wrote.
+fn string_members(j: &str) -> Option<Vec<(String, String)>> {
+    let b = j.as_bytes();
+    let mut i = skip_ws(b, 0);
+    if b.get(i) != Some(&b'{') {
+        return None;
+    }
+    i += 1;
+    let mut out = Vec::new();
+    loop {
+        i = skip_ws(b, i);
+        match b.get(i) {
+            Some(b'}') => return Some(out),
+            Some(b',') => i += 1,
+            Some(b'"') => {
+                let (key, after) = json_string(b, i)?;
+                i = skip_ws(b, after);
+                if b.get(i) != Some(&b':') {
+                    return None;
+                }
+                i = skip_ws(b, i + 1);
+                if b.get(i) == Some(&b'"') {
+                    let (value, after) = json_string(b, i)?;
+                    out.push((key, value));
+                    i = after;
+                } else {
+                    i = skip_json_value(b, i)?;
+                }
+            }
+            _ => return None,
+        }
+    }
+}
+
+fn skip_ws(b: &[u8], mut i: usize) -> usize {
+    while b.get(i).is_some_and(u8::is_ascii_whitespace) {
+        i += 1;
+    }
+    i
+}
+
+/// The JSON string starting at `b[i]` (a `"`), decoded, and the index after it.
+fn json_string(b: &[u8], i: usize) -> Option<(String, usize)> {
+    let mut out = String::new();
+    let mut k = i + 1;
+    let mut run = k; // start of the bytes not yet copied
+    let hex4 = |k: usize| -> Option<u32> { u32::from_str_radix(std::str::from_utf8(b.get(k..k + 4)?).ok()?, 16).ok() };
+    loop {
+        match *b.get(k)? {
+            b'"' => {
+                out.push_str(std::str::from_utf8(&b[run..k]).ok()?);
+                return Some((out, k + 1));
+            }
+            b'\\' => {
+                out.push_str(std::str::from_utf8(&b[run..k]).ok()?);
+                let esc = *b.get(k + 1)?;
+                k += 2;
+                match esc {
+                    b'n' => out.push('\n'),
+                    b't' => out.push('\t'),
+                    b'r' => out.push('\r'),
+                    b'b' => out.push('\u{8}'),
+                    b'f' => out.push('\u{c}'),
+                    b'u' => {
+                        let mut cp = hex4(k)?;
+                        k += 4;
+                        if (0xD800..0xDC00).contains(&cp) && b.get(k..k + 2) == Some(b"\\u") {
+                            let lo = hex4(k + 2)?;
+                            if (0xDC00..0xE000).contains(&lo) {
+                                cp = 0x10000 + ((cp - 0xD800) << 10) + (lo - 0xDC00);
+                                k += 6;
+                            }
+                        }
+                        out.push(char::from_u32(cp).unwrap_or('\u{fffd}'));
+                    }
+                    c => out.push(c as char),
+                }
+                run = k;
+            }
+            _ => k += 1,
+        }
+    }
+}
+
+/// The index after the JSON value (not a string) starting at `b[i]`.
+fn skip_json_value(b: &[u8], i: usize) -> Option<usize> {
+    let mut depth = 0usize;
+    let mut k = i;
+    loop {
+        match *b.get(k)? {
+            b'"' => k = json_string(b, k)?.1,
+            b'{' | b'[' => {
+                depth += 1;
+                k += 1;
+            }
+            b'}' | b']' if depth > 0 => {
+                depth -= 1;
+                k += 1;
+                if depth == 0 {
+                    return Some(k);
+                }
+            }
+            b',' | b'}' | b']' if depth == 0 => return Some(k),
+            _ => k += 1,
+        }
+    }
 }
 
 /// Writes `END <span> <dur_ms>ms <status>`; returns the number of ANSI bytes written.
@@ -626,5 +799,70 @@ mod tests {
         let mut out = Vec::new();
         write_millis(&mut out, f64::NAN);
         assert_eq!(out, b"NaN");
+    }
+
+    /// A panic's `exc_info` as the panic hook writes it.
+    const PANIC_EXC: &str = r#"{"type":"panic","message":"index out of date","location":"src/jobs.rs:26:9","thread":"worker-1","backtrace":"   0: std::backtrace::Backtrace::force_capture\n             at /rustc/x/library/std/src/backtrace.rs:312:13\n   1: app::reindex\n"}"#;
+
+    #[test]
+    fn a_panic_is_said_once_on_the_console_readably_and_without_its_backtrace() {
+        let ctx = [(TRACE_ID, V::s(TRACE)), ("shard", V::U64(3))];
+        let exc = ("exc_info", V::Json(PANIC_EXC.to_owned()));
+        let panic = plain(&record(Level::Error, NS, "logkit::panic", "panic", &ctx, std::slice::from_ref(&exc)));
+        assert_eq!(
+            panic,
+            "07:02:51.123 ERROR panic: index out of date     shard=3 at=src/jobs.rs:26:9 thread=worker-1 \
+             trace=4bf92f35 logkit::panic\n"
+        );
+        let end = plain(&record(
+            Level::Error,
+            NS,
+            "app::jobs",
+            "END",
+            &ctx,
+            &[("span", V::s("reindex")), ("dur_ms", V::F64(0.081)), ("status", V::s("error")), exc],
+        ));
+        assert_eq!(
+            end,
+            "07:02:51.123 ERROR END reindex 0.081ms error    shard=3 panic=\"index out of date\" trace=4bf92f35 \
+             app::jobs\n"
+        );
+        for line in [&panic, &end] {
+            assert!(!line.contains("backtrace") && !line.contains("\\n"), "{line}");
+        }
+    }
+
+    #[test]
+    fn an_error_that_is_not_a_panic_keeps_its_exc_info_on_the_console() {
+        let exc = r#"{"type":"io::Error","message":"disk gone","chain":[]}"#;
+        let end = plain(&record(
+            Level::Error,
+            NS,
+            "app",
+            "END",
+            &[],
+            &[
+                ("span", V::s("load")),
+                ("dur_ms", V::F64(1.0)),
+                ("status", V::s("error")),
+                ("exc_info", V::Json(exc.to_owned())),
+            ],
+        ));
+        assert!(end.contains(&format!("exc_info={exc}")), "{end}");
+    }
+
+    #[test]
+    fn a_panics_message_is_decoded_from_its_json_then_escaped_for_the_console() {
+        let j =
+            r#"{"type":"panic","message":"a \"quoted\"\nline \u00e9 \ud83e\udd80","n":[1,{"x":"}"}],"location":"l"}"#;
+        let p = Panic::read(j).expect("a panic");
+        assert_eq!(p.message, "a \"quoted\"\nline é 🦀");
+        assert_eq!(p.location, "l");
+        assert_eq!(Panic::read(r#"{"type":"io::Error","message":"m"}"#), None);
+        assert_eq!(Panic::read("not json"), None);
+        let line =
+            plain(&record(Level::Error, NS, "logkit::panic", "panic", &[], &[("exc_info", V::Json(j.to_owned()))]));
+        assert!(line.starts_with("07:02:51.123 ERROR panic: a \"quoted\"\\nline é 🦀"), "{line}");
+        assert_inert(&line);
     }
 }
