@@ -95,6 +95,7 @@ pub enum Console {
 /// | `LOG_FILE_MODE` | `600` | octal permission bits of a newly created log file |
 /// | `LOG_SPAN_START` | `1` | `1`: a span logs a `START` record when it opens; `0`: only its `END` |
 /// | `LOG_OTLP` | unset | OTLP/HTTP base URL of a collector (feature `otlp`; without it, a run with it set says so on stderr) |
+/// | `LOG_OTLP_PROTOCOL` | `http/protobuf` | or `http/json` (feature `otlp`; `OTEL_EXPORTER_OTLP_PROTOCOL` too, `LOG_OTLP_PROTOCOL` wins); the other `OTEL_EXPORTER_OTLP_*`, `OTEL_SERVICE_NAME` and `OTEL_RESOURCE_ATTRIBUTES` apply as usual |
 /// | `NO_COLOR` | unset | any non-empty value turns console colour off |
 ///
 /// **Level directives** (`LOG_LEVEL`, `RUST_LOG`, [`Config::level`],

@@ -372,6 +372,30 @@ macro_rules! new_context {
 /// the enclosing span); its `START` and successful `END` are written at that level (a
 /// failed `END` is always an ERROR). `parent:` takes a `SpanId`, an `Option<SpanId>`
 /// (`None`: a root of the current trace), a `&Span` or a `CurrentSpan`.
+///
+/// A span whose work failed without panicking is marked with
+/// [`fail`](crate::Span::fail) (any `std::error::Error`: its `END` gets
+/// `status="error"` and `exc_info` with the error's type, message and `source()`
+/// chain) or [`fail_with`](crate::Span::fail_with) (any `Display`):
+///
+/// ```no_run
+/// # use logkit::span;
+/// fn load(path: &str) -> std::io::Result<String> {
+///     let span = span!("load", path);
+///     // On Err: END {"span":"load","status":"error","exc_info":{"type":"std::io::error::Error",
+///     //              "message":"No such file or directory (os error 2)","chain":[]},...}
+///     let text = std::fs::read_to_string(path).inspect_err(|e| span.fail(e))?;
+///     if text.is_empty() {
+///         span.fail_with("empty file");
+///     }
+///     Ok(text)
+/// }
+/// ```
+///
+/// **A renamed dependency** (`lk = { package = "logkit", .. }` in `Cargo.toml`): the
+/// `!` macros work under any name, but [`#[capture]`](crate::capture) expands to
+/// `::logkit::` paths, so such a crate also declares `extern crate lk as logkit;` at
+/// its root.
 #[macro_export]
 macro_rules! span {
     // ---- tracing's forms: a level first (`Level::INFO`), `target:`, `parent:`

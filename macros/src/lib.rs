@@ -189,6 +189,10 @@ use syn::{Expr, Ident, Item, ItemFn, LitStr, ReturnType, Stmt, Token, Type};
 /// can run neither at compile time nor behind a foreign ABI. A sync fn returning
 /// `impl Future` is timed until it returns the future, not until the future completes:
 /// make it an `async fn` to time the work.
+///
+/// The expansion names the crate `::logkit`: a crate that renames the dependency
+/// (`lk = { package = "logkit", .. }`) declares `extern crate lk as logkit;` at its
+/// root. (logkit's `!` macros need nothing: they expand through `$crate`.)
 #[proc_macro_attribute]
 pub fn capture(attr: TokenStream, item: TokenStream) -> TokenStream {
     let attr = TokenStream2::from(attr);
