@@ -534,6 +534,10 @@ mod sigterm {
 
     /// The pipe's write end, for the handler; -1 until installed.
     static WAKE: AtomicI32 = AtomicI32::new(-1);
+    /// The process that installed the handler. A child made by `fork` inherits the
+    /// handler and the pipe but not the signal thread, and the pipe's other end is
+    /// still read by the parent's: the child's SIGTERM must not reach it.
+    static OWNER: AtomicI32 = AtomicI32::new(-1);
 
     #[cfg(any(target_os = "linux", target_os = "android"))]
     fn errno() -> *mut libc::c_int {
@@ -548,7 +552,20 @@ mod sigterm {
     }
 
     extern "C" fn on_sigterm(_: libc::c_int) {
-        // Async-signal-safe only: one write(2), errno preserved for the interrupted code.
+        // Async-signal-safe only: getpid(2), then one write(2) (errno preserved for the
+        // interrupted code), or in a forked child sigaction(2) and raise(3).
+        // SAFETY: getpid has no preconditions.
+        if unsafe { libc::getpid() } != OWNER.load(Ordering::Relaxed) {
+            // A forked child: SIGTERM's default action, as without logkit.
+            // SAFETY: a zeroed `sigaction` is SIG_DFL with an empty mask; sigaction and
+            // raise are async-signal-safe.
+            unsafe {
+                let dfl: libc::sigaction = std::mem::zeroed();
+                libc::sigaction(libc::SIGTERM, &dfl, std::ptr::null_mut());
+                libc::raise(libc::SIGTERM);
+            }
+            return;
+        }
         let fd = WAKE.load(Ordering::Relaxed);
         if fd >= 0 {
             let byte = 1u8;
@@ -592,6 +609,8 @@ mod sigterm {
             return;
         }
         WAKE.store(fds[1], Ordering::Relaxed);
+        // SAFETY: getpid has no preconditions.
+        OWNER.store(unsafe { libc::getpid() }, Ordering::Relaxed);
         // SAFETY: a zeroed `sigaction` with a handler, an empty mask and SA_RESTART is a
         // valid action; the handler only calls async-signal-safe functions.
         unsafe {

@@ -157,3 +157,40 @@ fn a_sigterm_handler_the_application_installed_first_is_left_alone() {
     assert_eq!(status.code(), Some(7), "the application's handler ran: {status:?}");
     assert_eq!(rest, ["GRACEFUL"]);
 }
+
+#[test]
+fn sigterm_to_a_forked_child_ends_the_child_and_leaves_the_parent_running() {
+    const NAME: &str = "sigterm_to_a_forked_child_ends_the_child_and_leaves_the_parent_running";
+    if common::is_child(NAME) {
+        let _s = logkit::span!("parent.work");
+        // SAFETY: the child only sleeps and exits (async-signal-safe calls).
+        let pid = unsafe { libc::fork() };
+        assert!(pid >= 0, "fork");
+        if pid == 0 {
+            // Until the signal ends it; never longer than 10 s, so a regression fails
+            // the test instead of leaving an orphan that holds the test's pipes.
+            for _ in 0..10 {
+                // SAFETY: sleep(3) in the forked child.
+                unsafe { libc::sleep(1) };
+            }
+            // SAFETY: _exit(2) without running the parent's exit hooks.
+            unsafe { libc::_exit(3) };
+        }
+        std::thread::sleep(std::time::Duration::from_millis(100));
+        let mut status = 0;
+        // SAFETY: kill(2) and waitpid(2) on our own child.
+        unsafe {
+            assert_eq!(libc::kill(pid, libc::SIGTERM), 0);
+            assert_eq!(libc::waitpid(pid, &mut status, 0), pid);
+        }
+        assert!(libc::WIFSIGNALED(status) && libc::WTERMSIG(status) == libc::SIGTERM, "child status {status:#x}");
+        // Time for the parent's signal thread to act on a byte it should never get.
+        std::thread::sleep(std::time::Duration::from_millis(300));
+        println!("PARENT SURVIVED");
+        return;
+    }
+    let dir = common::tempdir();
+    let out = common::run(common::child(NAME, dir.path()));
+    assert!(out.status.success(), "the parent was ended: {:?}\n{}", out.status, String::from_utf8_lossy(&out.stderr));
+    assert!(String::from_utf8_lossy(&out.stdout).contains("PARENT SURVIVED"));
+}
