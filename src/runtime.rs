@@ -161,6 +161,40 @@ fn open_file(config: &Config) -> Result<Option<FileSink>, ConfigError> {
         .map_err(|e| ConfigError::io(config.file_origin, &path.to_string_lossy(), "cannot open", e))
 }
 
+/// What the writer starts with: the sinks, the configuration's console, sync and
+/// redaction, a fresh clock calibration and the `logkit.start` record's knobs.
+fn writer_config(
+    config: &Config,
+    file: Option<FileSink>,
+    #[cfg(feature = "otlp")] otlp: Option<crate::sink::otlp::exporter::Handle>,
+) -> WriterConfig {
+    WriterConfig {
+        file,
+        console: config.console,
+        color: config.color,
+        profile: config.profile,
+        fsync: config.fsync,
+        redact: Redactor::new(&config.redact),
+        clock: crate::clock::Calibration::start(),
+        start_config: Some(config.effective_json()),
+        #[cfg(feature = "otlp")]
+        otlp,
+    }
+}
+
+/// Starts the exporter thread when OTLP export is on: its handle for the writer and
+/// its control for `flush` and exit.
+#[cfg(feature = "otlp")]
+fn start_exporter(
+    config: &Config,
+    otlp: OtlpStart,
+) -> (Option<crate::sink::otlp::exporter::Handle>, Option<crate::sink::otlp::exporter::Control>) {
+    match otlp.and_then(|c| crate::sink::otlp::exporter::start(c, Redactor::new(&config.redact))) {
+        Some((h, c)) => (Some(h), Some(c)),
+        None => (None, None),
+    }
+}
+
 /// Builds the runtime and installs its filters. Runs once, inside `get_or_init`.
 #[cfg_attr(not(feature = "otlp"), allow(unused_variables))]
 fn build(config: &Config, file: Option<FileSink>, otlp: OtlpStart) -> Runtime {
@@ -172,27 +206,17 @@ fn build(config: &Config, file: Option<FileSink>, otlp: OtlpStart) -> Runtime {
     crate::span::set_span_start(config.span_start);
     let (frontend, ends) = Frontend::new(config.buffer, config.overflow);
     #[cfg(feature = "otlp")]
-    let (otlp_handle, otlp_control) =
-        match otlp.and_then(|c| crate::sink::otlp::exporter::start(c, Redactor::new(&config.redact))) {
-            Some((h, c)) => (Some(h), Some(c)),
-            None => (None, None),
-        };
+    let (otlp_handle, otlp_control) = start_exporter(config, otlp);
     // Before the frontend is published: a thread may log, and fork, as soon as it is,
     // while this one is still starting the writer.
     install_fork_hook();
     let frontend = frontend::install(frontend);
-    let wc = WriterConfig {
+    let wc = writer_config(
+        config,
         file,
-        console: config.console,
-        color: config.color,
-        profile: config.profile,
-        fsync: config.fsync,
-        redact: Redactor::new(&config.redact),
-        clock: crate::clock::Calibration::start(),
-        start_config: Some(config.effective_json()),
         #[cfg(feature = "otlp")]
-        otlp: otlp_handle,
-    };
+        otlp_handle,
+    );
     Runtime {
         config: config.clone(),
         frontend,
@@ -467,26 +491,16 @@ fn restart_after_fork() {
     #[cfg_attr(not(feature = "otlp"), allow(unused_variables))]
     let otlp = otlp_start(config, true).unwrap_or_default();
     #[cfg(feature = "otlp")]
-    let (otlp_handle, otlp_control) =
-        match otlp.and_then(|c| crate::sink::otlp::exporter::start(c, Redactor::new(&config.redact))) {
-            Some((h, c)) => (Some(h), Some(c)),
-            None => (None, None),
-        };
+    let (otlp_handle, otlp_control) = start_exporter(config, otlp);
     let (fe, ends) = Frontend::new(config.buffer, config.overflow);
     let frontend = frontend::fork::leak(fe);
-    let wc = WriterConfig {
+    // The child's own `logkit.start` record: its pid, the same knobs.
+    let wc = writer_config(
+        config,
         file,
-        console: config.console,
-        color: config.color,
-        profile: config.profile,
-        fsync: config.fsync,
-        redact: Redactor::new(&config.redact),
-        clock: crate::clock::Calibration::start(),
-        // The child's own `logkit.start` record: its pid, the same knobs.
-        start_config: Some(config.effective_json()),
         #[cfg(feature = "otlp")]
-        otlp: otlp_handle,
-    };
+        otlp_handle,
+    );
     let rt: &'static Runtime = Box::leak(Box::new(Runtime {
         config: config.clone(),
         frontend,

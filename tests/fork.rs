@@ -5,7 +5,7 @@
 
 mod common;
 
-use common::{assert_success, child, is_child, read_jsonl, run, tempdir};
+use common::is_child;
 
 /// `fork()`; in the child runs `body` and exits through `exit` (so logkit's exit hook
 /// runs, as it does when a real child returns from its work), in the parent returns the
@@ -35,19 +35,6 @@ fn wait_ok(pid: libc::pid_t) {
 /// The `seq` of the records with `"event" == event`, in file order.
 fn seqs(recs: &[serde_json::Value], event: &str) -> Vec<u64> {
     recs.iter().filter(|r| r["event"] == event).map(|r| r["seq"].as_u64().expect("seq")).collect()
-}
-
-/// Parent side of a test: runs the child test `name` with `env` and returns its records
-/// and its stderr.
-fn records_and_stderr(name: &str, env: &[(&str, &str)]) -> (Vec<serde_json::Value>, String) {
-    let dir = tempdir();
-    let mut c = child(name, dir.path());
-    for (k, v) in env {
-        c.env(k, v);
-    }
-    let out = run(c);
-    assert_success(&out);
-    (read_jsonl(&dir.path().join("run.log")), String::from_utf8_lossy(&out.stderr).into_owned())
 }
 
 /// The scenario: the parent logs `before` records (some still in its buffers at the
@@ -97,7 +84,7 @@ fn smoke() {
         wait_ok(pid);
         return;
     }
-    let (recs, _) = records_and_stderr("smoke", &[]);
+    let (recs, _) = common::records_and_stderr_of("smoke", &[]);
     assert_eq!(seqs(&recs, "in child"), [0]);
 }
 
@@ -109,7 +96,7 @@ fn a_forked_child_writes_its_100_records_through_a_writer_of_its_own_and_nothing
         fork_scenario(50, 100);
         return;
     }
-    let (recs, stderr) = records_and_stderr(NAME, &[]);
+    let (recs, stderr) = common::records_and_stderr_of(NAME, &[]);
     check(&recs, &stderr, 50, 100);
 }
 
@@ -120,7 +107,7 @@ fn a_forked_child_logging_100k_records_through_a_small_ring_is_not_blocked() {
         fork_scenario(50, 100_000);
         return;
     }
-    let (recs, stderr) = records_and_stderr(NAME, &[("LOG_BUFFER", "64"), ("LOG_ROTATE_MB", "0")]);
+    let (recs, stderr) = common::records_and_stderr_of(NAME, &[("LOG_BUFFER", "64"), ("LOG_ROTATE_MB", "0")]);
     check(&recs, &stderr, 50, 100_000);
 }
 
@@ -140,7 +127,7 @@ fn a_forked_child_that_logs_nothing_exits_without_waiting_and_a_grandchild_logs_
         wait_ok(pid);
         return;
     }
-    let (recs, stderr) = records_and_stderr(NAME, &[]);
+    let (recs, stderr) = common::records_and_stderr_of(NAME, &[]);
     assert_eq!(seqs(&recs, "before fork"), [0]);
     assert_eq!(seqs(&recs, "in child"), [0, 1]);
     assert_eq!(seqs(&recs, "in grandchild"), [0]);

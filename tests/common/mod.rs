@@ -147,6 +147,11 @@ pub fn assert_success(out: &Output) {
 /// Runs the test `name` as a child process with `env` (in a fresh directory) and
 /// returns the records of its `run.log` (none if it wrote no file).
 pub fn records_of(name: &str, env: &[(&str, &str)]) -> Vec<serde_json::Value> {
+    records_and_stderr_of(name, env).0
+}
+
+/// [`records_of`], and what the child printed on stderr.
+pub fn records_and_stderr_of(name: &str, env: &[(&str, &str)]) -> (Vec<serde_json::Value>, String) {
     let dir = tempdir();
     let mut c = child(name, dir.path());
     for (k, v) in env {
@@ -155,11 +160,8 @@ pub fn records_of(name: &str, env: &[(&str, &str)]) -> Vec<serde_json::Value> {
     let out = run(c);
     assert_success(&out);
     let path = dir.path().join("run.log");
-    if path.exists() {
-        read_jsonl(&path)
-    } else {
-        Vec::new()
-    }
+    let records = if path.exists() { read_jsonl(&path) } else { Vec::new() };
+    (records, String::from_utf8_lossy(&out.stderr).into_owned())
 }
 
 /// The keys of a JSON line in their written order (`serde_json::Value` sorts them).
