@@ -230,6 +230,9 @@ pub struct At {
 pub trait Fold: Default + Send {
     /// One line (without its `\n`).
     fn line(&mut self, at: At, line: &[u8]);
+    /// A `logkit.start` record: where one run (one process's start) begins. Not a line
+    /// of the run; most commands ignore it.
+    fn start(&mut self, _at: At, _line: &[u8]) {}
     fn merge(&mut self, other: Self);
 }
 
@@ -257,10 +260,16 @@ pub fn scan<F: Fold>(sources: &[Source], workers: usize) -> Result<F, String> {
                 let mut fold = F::default();
                 for chunk in rx {
                     let base = chunk.data.as_ptr() as usize;
-                    for_lines(&chunk.data, |l| {
-                        let offset = chunk.start + (l.as_ptr() as usize - base) as u64;
-                        fold.line(At { source: chunk.source, offset }, l)
-                    });
+                    let at = |l: &[u8]| At {
+                        source: chunk.source,
+                        offset: chunk.start + (l.as_ptr() as usize - base) as u64,
+                    };
+                    for_lines_and_starts(
+                        &chunk.data,
+                        &mut fold,
+                        |fold, l| fold.line(at(l), l),
+                        |fold, l| fold.start(at(l), l),
+                    );
                     let _ = free_tx.send(chunk.data);
                 }
                 fold
@@ -319,9 +328,37 @@ fn emit(line: &[u8], f: &mut impl FnMut(&[u8])) {
     }
 }
 
+/// [`for_lines`], with the `logkit.start` records given to `start` instead of being
+/// left out; both get `state` (the fold) first.
+#[inline]
+fn for_lines_and_starts<S>(
+    data: &[u8],
+    state: &mut S,
+    mut line: impl FnMut(&mut S, &[u8]),
+    mut start: impl FnMut(&mut S, &[u8]),
+) {
+    let mut begin = 0;
+    let mut one = |l: &[u8], state: &mut S| {
+        let l = l.strip_suffix(b"\r").unwrap_or(l);
+        if l.is_empty() {
+        } else if is_start_record(l) {
+            start(state, l);
+        } else {
+            line(state, l);
+        }
+    };
+    for nl in memchr::memchr_iter(b'\n', data) {
+        one(&data[begin..nl], state);
+        begin = nl + 1;
+    }
+    if begin < data.len() {
+        one(&data[begin..], state);
+    }
+}
+
 /// Whether `line` is the `logkit.start` record the engine writes first in the file
 /// each time it starts (pid, exe, configuration): not one of the run's records, so no
-/// command counts or shows it (yet: it is where one run ends and the next begins).
+/// command counts or shows it as one; `stats` counts the runs by it ([`Fold::start`]).
 /// O(1): logkit writes it with a fixed-width timestamp first.
 #[inline]
 fn is_start_record(line: &[u8]) -> bool {

@@ -44,7 +44,7 @@ commands:
   tail [-f] [--level L] [--where k=v ...] [--json]
                                      records as the dev console shows them; -f follows
                                      (bad lines met while following: a running count on stderr)
-  stats [--json]                     records per level and target, spans, drops, bad lines
+  stats [--json]                     records per level and target, spans, drops, runs, bad lines
 
 FILES: default run.log and its backups (run.log.5 ... run.log.1, run.log, also .gz),
 or the files and globs given, or - for stdin.

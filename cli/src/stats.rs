@@ -1,5 +1,6 @@
 //! `logkit stats`: records per level and per target, the error rate, spans per status,
-//! `logkit.dropped` / `logkit.lost` totals, the time range and the bad lines.
+//! `logkit.dropped` / `logkit.lost` totals, the time range, the runs (one per
+//! `logkit.start` record: a process starting logkit) and the bad lines.
 //!
 //! Counting runs on the raw bytes: a logkit line's timestamp and level sit at fixed
 //! offsets and its target is the last key, so a line in that shape is counted without
@@ -23,6 +24,8 @@ pub struct Stats {
     pub lost: u64,
     pub first: Option<Box<[u8]>>,
     pub last: Option<Box<[u8]>>,
+    /// One per `logkit.start` record: when the run started, and its pid.
+    pub runs: Vec<(String, u64)>,
     pub bad: BadLines,
 }
 
@@ -118,7 +121,16 @@ impl Fold for Stats {
                 self.last = Some(l);
             }
         }
+        self.runs.extend(o.runs);
         self.bad.merge(o.bad);
+    }
+
+    fn start(&mut self, _at: At, line: &[u8]) {
+        // One line per process start: parsed whole.
+        if let Ok(v) = serde_json::from_slice::<serde_json::Value>(line) {
+            let started = v["timestamp"].as_str().unwrap_or_default().to_owned();
+            self.runs.push((started, v["pid"].as_u64().unwrap_or(0)));
+        }
     }
 }
 
@@ -139,6 +151,13 @@ impl Stats {
         t
     }
 
+    /// The runs in the order they started.
+    fn runs_sorted(&self) -> Vec<(String, u64)> {
+        let mut r = self.runs.clone();
+        r.sort();
+        r
+    }
+
     fn ts(v: &Option<Box<[u8]>>) -> String {
         v.as_deref().map(|t| String::from_utf8_lossy(t).into_owned()).unwrap_or_default()
     }
@@ -155,6 +174,13 @@ impl Stats {
                 text_of(&Self::ts(&self.first)),
                 text_of(&Self::ts(&self.last))
             ));
+        }
+        let runs = self.runs_sorted();
+        if runs.len() > 1 {
+            let pids: Vec<String> = runs.iter().map(|(_, pid)| pid.to_string()).collect();
+            out.push_str(&format!("runs        {} (pids {})\n", runs.len(), pids.join(" ")));
+        } else {
+            out.push_str(&format!("runs        {}\n", runs.len()));
         }
         let levels: Vec<String> =
             Level::ALL.iter().map(|l| format!("{} {}", l.name(), self.levels[*l as usize])).collect();
@@ -192,6 +218,7 @@ impl Stats {
             "records": self.records,
             "first": ts(&self.first),
             "last": ts(&self.last),
+            "runs": self.runs_sorted().into_iter().map(|(started, pid)| json!({"started": started, "pid": pid})).collect::<Vec<_>>(),
             "levels": levels,
             "error_rate": self.error_rate(),
             "spans": {"success": self.spans_success, "error": self.spans_error, "other": self.spans_other},

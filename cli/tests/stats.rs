@@ -46,6 +46,7 @@ fn stats_counts_levels_targets_spans_drops_and_bad_lines() {
     let want = "\
 records     9
 time range  <ts> .. <ts>
+runs        1
 levels      error 2  warning 3  info 4  debug 0  trace 0
 error rate  22.22 %
 spans       2 (success 1  error 1)
@@ -69,4 +70,33 @@ targets
     assert_eq!(json["bad_lines"]["not_json"], 2);
     assert_eq!(json["targets"]["app::db"], 2);
     assert_eq!(json["first"], "2026-11-24T07:02:51.123456Z");
+}
+
+#[test]
+fn stats_counts_the_runs_appended_to_one_file_by_their_logkit_start_records() {
+    let name = "stats_counts_the_runs_appended_to_one_file_by_their_logkit_start_records";
+    if common::is_child(name) {
+        info!(pid = std::process::id(), "work");
+        return;
+    }
+    let dir = common::tempdir();
+    common::write_log(name, dir.path(), &[]);
+    common::write_log(name, dir.path(), &[]);
+    let json: serde_json::Value =
+        serde_json::from_str(&common::ok(&common::logkit(dir.path(), &["stats", "--json"]))).unwrap();
+    assert_eq!(json["records"], 2, "{json}");
+    let runs = json["runs"].as_array().expect("runs");
+    assert_eq!(runs.len(), 2, "{json}");
+    // Each run is named by the pid its records carry, in the order the runs started.
+    let text = std::fs::read_to_string(common::run_log(dir.path())).unwrap();
+    let pids: Vec<u64> = text
+        .lines()
+        .filter_map(|l| serde_json::from_str::<serde_json::Value>(l).ok())
+        .filter(|r| r["event"] == "work")
+        .map(|r| r["pid"].as_u64().unwrap())
+        .collect();
+    assert_eq!(runs.iter().map(|r| r["pid"].as_u64().unwrap()).collect::<Vec<_>>(), pids, "{json}");
+    assert!(runs[0]["started"].as_str() <= runs[1]["started"].as_str(), "{json}");
+    let out = common::ok(&common::logkit(dir.path(), &["stats"]));
+    assert!(out.contains(&format!("runs        2 (pids {} {})\n", pids[0], pids[1])), "{out}");
 }
