@@ -37,8 +37,6 @@ pub(crate) type SharedIds = std::sync::Arc<std::sync::Mutex<(TraceId, Option<Spa
 struct Frame {
     span_id: SpanId,
     parent: Option<SpanId>,
-    /// See [`SharedIds`]; `None` for the macros' spans.
-    shared: Option<SharedIds>,
     /// Where this span's bound keys start in `Current::fields`.
     fields_at: usize,
     /// What the span was told while open (`Span::record`, `fail`); boxed on first
@@ -72,6 +70,10 @@ pub(crate) struct Current {
     /// The id `traceparent()` hands out when no span is open.
     root_span: Option<SpanId>,
     frames: Vec<Frame>,
+    /// The [`SharedIds`] of the open frames that have them (the `tracing` layer's
+    /// spans), by span id: kept beside the frames, not in them, so the macros' spans
+    /// neither carry nor check one (empty unless an integration opened a span here).
+    shared: Vec<(SpanId, SharedIds)>,
     /// Encoded `trace_id`, `span_id`, `parent_span_id` entries (rebuilt on change).
     ids: Vec<u8>,
     /// Encoded bound keys: `new_context!`'s, then each open span's.
@@ -93,6 +95,7 @@ impl Current {
             remote_parent: None,
             root_span: None,
             frames: Vec::new(),
+            shared: Vec::new(),
             ids: Vec::new(),
             fields: Vec::new(),
             ids_trace: None,
@@ -182,7 +185,8 @@ impl Current {
     pub(crate) fn set_ids_only(&mut self, trace: TraceId, id: SpanId, parent: Option<SpanId>) {
         self.trace = Some(trace);
         self.frames.clear();
-        self.frames.push(Frame { span_id: id, parent, shared: None, fields_at: 0, state: None });
+        self.shared.clear();
+        self.frames.push(Frame { span_id: id, parent, fields_at: 0, state: None });
         self.rebuild_ids();
     }
 
@@ -192,6 +196,7 @@ impl Current {
         self.remote_parent = None;
         self.root_span = None;
         self.frames.clear();
+        self.shared.clear();
         self.ids.clear();
         self.fields.clear();
         self.ids_trace = None;
@@ -219,12 +224,21 @@ impl Current {
             if !parent_open {
                 fr.parent = remote;
             }
-            if let (Some(shared), Some(trace)) = (&fr.shared, self.trace) {
+        }
+        if let Some(trace) = self.trace {
+            for (id, shared) in &self.shared {
+                let Some(fr) = self.frames.iter().find(|fr| fr.span_id == *id) else { continue };
                 if let Ok(mut ids) = shared.lock() {
                     *ids = (trace, fr.parent);
                 }
             }
         }
+    }
+
+    /// Drops the [`SharedIds`] of a closed span, if it had one.
+    #[cold]
+    fn forget_shared(&mut self, span_id: SpanId) {
+        self.shared.retain(|(id, _)| *id != span_id);
     }
 
     pub(crate) fn ids_bytes(&self) -> &[u8] {
@@ -564,7 +578,10 @@ fn push_span_with(
             SpanParent::Root => None,
             SpanParent::Span(id) => Some(id),
         };
-        c.frames.push(Frame { span_id, parent, shared, fields_at, state: None });
+        c.frames.push(Frame { span_id, parent, fields_at, state: None });
+        if let Some(shared) = shared {
+            c.shared.push((span_id, shared));
+        }
         c.rebuild_ids();
         (trace, span_id, parent)
     })
@@ -615,6 +632,9 @@ pub(crate) fn pop_span<R>(span_id: SpanId, f: impl FnOnce(Option<SpanContext<'_>
         c.fields.drain(start..end);
         let removed = end - start;
         c.frames.remove(pos);
+        if !c.shared.is_empty() {
+            c.forget_shared(span_id);
+        }
         // Spans opened inside this one and still open keep it as their parent: a
         // span's parent is fixed when it opens (as in OpenTelemetry).
         for fr in &mut c.frames[pos..] {
