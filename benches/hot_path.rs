@@ -3,20 +3,11 @@
 //!
 //! `cargo bench --bench hot_path`
 
+mod common;
+
 use std::hint::black_box;
 
 use criterion::{criterion_group, criterion_main, Criterion};
-
-fn setup() -> (tempfile::TempDir, logkit::Guard) {
-    let dir = tempfile::tempdir().expect("tempdir");
-    let guard = logkit::Config::default()
-        .file(dir.path().join("run.log"))
-        .console(logkit::Console::Off)
-        .level("info")
-        .init()
-        .expect("init");
-    (dir, guard)
-}
 
 /// The 4-field record (u64, f64, &str, bool), with a varying id.
 fn four_fields(b: &mut criterion::Bencher<'_>) {
@@ -34,7 +25,7 @@ fn four_fields(b: &mut criterion::Bencher<'_>) {
 }
 
 fn hot_path(c: &mut Criterion) {
-    let (_dir, _guard) = setup();
+    let (_dir, _guard) = common::setup(logkit::Config::default());
     let mut g = c.benchmark_group("hot_path");
 
     g.bench_function("disabled_debug", |b| {

@@ -5,6 +5,8 @@
 //!
 //! `cargo bench --bench latency` (LATENCY_CALLS sets the calls per scenario)
 
+mod common;
+
 use std::hint::black_box;
 use std::time::{Duration, Instant};
 
@@ -82,13 +84,7 @@ fn main() {
     } else {
         1_000_000
     });
-    let dir = tempfile::tempdir().expect("tempdir");
-    let _guard = logkit::Config::default()
-        .file(dir.path().join("run.log"))
-        .console(logkit::Console::Off)
-        .level("info")
-        .init()
-        .expect("init");
+    let (_dir, _guard) = common::setup(logkit::Config::default());
     let npt = ns_per_tick();
 
     report("timer_floor", paced(calls, |_| {}), npt);

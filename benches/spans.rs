@@ -6,24 +6,15 @@
 //! `LOG_SPAN_START=1` (the default) and once with `LOG_SPAN_START=0`: the span
 //! benches are named after the setting.
 
+mod common;
+
 use std::hint::black_box;
 
 use criterion::{criterion_group, criterion_main, Criterion};
 
-fn setup() -> (tempfile::TempDir, logkit::Guard) {
-    let dir = tempfile::tempdir().expect("tempdir");
-    let guard = logkit::Config::from_env()
-        .expect("LOG_* knobs")
-        .file(dir.path().join("run.log"))
-        .console(logkit::Console::Off)
-        .level("info")
-        .init()
-        .expect("init");
-    (dir, guard)
-}
-
 fn spans(c: &mut Criterion) {
-    let (_dir, _guard) = setup();
+    // From the environment: `LOG_SPAN_START` decides the span benches' START records.
+    let (_dir, _guard) = common::setup(logkit::Config::from_env().expect("LOG_* knobs"));
     let start = std::env::var("LOG_SPAN_START").unwrap_or_else(|_| "1".to_owned());
 
     // The gate: a record left out by its level, by per-record sampling (no trace), and
