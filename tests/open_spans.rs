@@ -3,9 +3,7 @@
 //! open, so a run that ended inside a span says where it was.
 mod common;
 
-use std::io::BufRead;
 use std::os::unix::process::ExitStatusExt;
-use std::process::Stdio;
 
 use serde_json::Value as J;
 
@@ -107,15 +105,7 @@ fn sigterm_writes_what_was_logged_and_reports_the_open_spans_then_ends_the_proce
         }
     }
     let dir = common::tempdir();
-    let mut child = common::child(NAME, dir.path()).stdout(Stdio::piped()).spawn().expect("spawn");
-    let mut lines = std::io::BufReader::new(child.stdout.take().expect("stdout")).lines();
-    loop {
-        let line = lines.next().expect("the child says READY").expect("read");
-        // After the harness's "test NAME ... " on the same line.
-        if line.ends_with("READY") {
-            break;
-        }
-    }
+    let (mut child, _lines) = common::spawn_until_ready(common::child(NAME, dir.path()));
     // SAFETY: kill(2) on our own child's pid.
     assert_eq!(unsafe { libc::kill(child.id() as libc::pid_t, libc::SIGTERM) }, 0);
     let status = child.wait().expect("wait");
@@ -147,9 +137,7 @@ fn a_sigterm_handler_the_application_installed_first_is_left_alone() {
         }
     }
     let dir = common::tempdir();
-    let mut child = common::child(NAME, dir.path()).stdout(Stdio::piped()).spawn().expect("spawn");
-    let mut lines = std::io::BufReader::new(child.stdout.take().expect("stdout")).lines();
-    while !lines.next().expect("READY").expect("read").ends_with("READY") {}
+    let (mut child, lines) = common::spawn_until_ready(common::child(NAME, dir.path()));
     // SAFETY: kill(2) on our own child's pid.
     assert_eq!(unsafe { libc::kill(child.id() as libc::pid_t, libc::SIGTERM) }, 0);
     let rest: Vec<String> = lines.map_while(Result::ok).collect();

@@ -4,8 +4,9 @@
 
 pub mod alloc;
 
+use std::io::{BufRead, BufReader, Lines};
 use std::path::{Path, PathBuf};
-use std::process::{Command, Output};
+use std::process::{Child, ChildStdout, Command, Output, Stdio};
 
 /// Set in a child process to the name of the test it runs.
 pub const CHILD_VAR: &str = "LOGKIT_TEST_CHILD";
@@ -52,6 +53,17 @@ pub fn child(name: &str, dir: &Path) -> Command {
 /// Runs a child to completion (takes `Command` or `&mut Command`).
 pub fn run<C: std::borrow::BorrowMut<Command>>(mut c: C) -> Output {
     c.borrow_mut().output().expect("spawn child")
+}
+
+/// Spawns a child (takes `Command` or `&mut Command`) with its stdout piped and waits
+/// until it prints `READY` at the end of a line (after the harness's "test NAME ... ");
+/// returns the child and the lines it prints after that. Panics if the child's stdout
+/// ends first.
+pub fn spawn_until_ready<C: std::borrow::BorrowMut<Command>>(mut c: C) -> (Child, Lines<BufReader<ChildStdout>>) {
+    let mut child = c.borrow_mut().stdout(Stdio::piped()).spawn().expect("spawn child");
+    let mut lines = BufReader::new(child.stdout.take().expect("stdout")).lines();
+    while !lines.next().expect("the child says READY").expect("read the child's stdout").ends_with("READY") {}
+    (child, lines)
 }
 
 /// A fresh temporary directory.
