@@ -33,6 +33,14 @@
 //!
 //! Each process also prints its threads' CPU time (`cpu_s[thread]`).
 
+// The peers' record (`peers::logkit_record!`, `peers::tracing_record!`) and its values.
+#[path = "../peers.rs"]
+#[allow(dead_code)]
+mod peers;
+#[path = "../util.rs"]
+#[allow(dead_code)]
+mod util;
+
 use std::hint::black_box;
 use std::path::{Path, PathBuf};
 use std::process::{Child, Command, Stdio};
@@ -44,10 +52,6 @@ const BURST: u64 = 200_000;
 const RECORDS: u64 = 2_000_000;
 const PACE: Duration = Duration::from_micros(2);
 const PEERS: [&str; 3] = ["logkit", "logkit-otlp", "otel"];
-
-fn values(i: u64) -> (u64, f64) {
-    (i, 100.0 + (i % 10_000) as f64 * 0.25)
-}
 
 fn kv(k: &str, v: impl std::fmt::Display) {
     println!("{k}={v}");
@@ -166,20 +170,7 @@ fn run_logkit(otlp: bool) {
     let guard = cfg.init().expect("logkit init");
     let _ = logkit::new_context!();
     let span = logkit::span!("handle");
-    phases(
-        |i| {
-            let (order_id, price) = values(i);
-            logkit::info!(
-                order_id = black_box(order_id),
-                price = black_box(price),
-                symbol = black_box("BTC-USD"),
-                ok = black_box(true),
-                "order filled"
-            );
-        },
-        logkit::flush,
-        || Some(lost_otlp(&dir.join("run.log"))),
-    );
+    phases(|i| peers::logkit_record!(i), logkit::flush, || Some(lost_otlp(&dir.join("run.log"))));
     drop(span);
     drop(guard);
     logkit::flush();
@@ -218,16 +209,7 @@ fn run_otel() {
     let bridge = opentelemetry_appender_tracing::layer::OpenTelemetryTracingBridge::new(&provider);
     tracing_subscriber::registry().with(bridge).init();
     phases(
-        |i| {
-            let (order_id, price) = values(i);
-            tracing::info!(
-                order_id = black_box(order_id),
-                price = black_box(price),
-                symbol = black_box("BTC-USD"),
-                ok = black_box(true),
-                "order filled"
-            );
-        },
+        |i| peers::tracing_record!(i),
         || {
             let _ = provider.force_flush();
         },
