@@ -98,13 +98,14 @@ pub fn default_policy(name: &str) -> &'static str {
 
 // ============================================================== logkit
 
-/// Logs record `i` through logkit's macro: the `logkit` peer's record, and the otlp
-/// bin's. A macro, not a function, so that the record's target stays the module that
-/// logs it (`logkit_peers::peers` here, `otlp` in the bin) and its bytes stay the same.
-macro_rules! logkit_record {
-    ($i:expr) => {{
+/// Logs record `i` through the `info!` macro of `$logger` (`logkit` or `tracing`): the
+/// record of the `logkit`, `tracing` and `logkit_tracing` peers and of the otlp bin. A
+/// macro, not a function, so that the record's target stays the module that logs it
+/// (`logkit_peers::peers` here, `otlp` in the bin) and its bytes stay the same.
+macro_rules! order_filled {
+    ($logger:ident, $i:expr) => {{
         let (order_id, price) = $crate::util::values($i);
-        logkit::info!(
+        $logger::info!(
             order_id = ::std::hint::black_box(order_id),
             price = ::std::hint::black_box(price),
             symbol = ::std::hint::black_box("BTC-USD"),
@@ -114,7 +115,7 @@ macro_rules! logkit_record {
     }};
 }
 #[allow(unused_imports)] // by path only from the otlp bin
-pub(crate) use logkit_record;
+pub(crate) use order_filled;
 
 pub struct Logkit {
     _guard: logkit::Guard,
@@ -147,7 +148,7 @@ impl Peer for Logkit {
 
     #[inline(always)]
     fn log(_p: &mut LogkitProducer, i: u64) {
-        logkit_record!(i);
+        order_filled!(logkit, i);
     }
 
     fn finish(self) {
@@ -191,23 +192,6 @@ impl Peer for LogkitTracing {
 
 // ============================================================== tracing
 
-/// Logs record `i` through tracing's macro: the `tracing` and `logkit_tracing` peers'
-/// record, and the otlp bin's `otel`. A macro for the reason [`logkit_record`] is one.
-macro_rules! tracing_record {
-    ($i:expr) => {{
-        let (order_id, price) = $crate::util::values($i);
-        tracing::info!(
-            order_id = ::std::hint::black_box(order_id),
-            price = ::std::hint::black_box(price),
-            symbol = ::std::hint::black_box("BTC-USD"),
-            ok = ::std::hint::black_box(true),
-            "order filled"
-        );
-    }};
-}
-#[allow(unused_imports)] // by path only from the otlp bin
-pub(crate) use tracing_record;
-
 pub struct Tracing {
     guard: tracing_appender::non_blocking::WorkerGuard,
 }
@@ -238,7 +222,7 @@ impl Peer for Tracing {
 
     #[inline(always)]
     fn log(_p: &mut tracing::span::EnteredSpan, i: u64) {
-        tracing_record!(i);
+        order_filled!(tracing, i);
     }
 
     fn finish(self) {

@@ -33,7 +33,7 @@
 //!
 //! Each process also prints its threads' CPU time (`cpu_s[thread]`).
 
-// The peers' record (`peers::logkit_record!`, `peers::tracing_record!`) and its values.
+// The peers' record (`peers::order_filled!`) and its values.
 #[path = "../peers.rs"]
 #[allow(dead_code)]
 mod peers;
@@ -170,7 +170,7 @@ fn run_logkit(otlp: bool) {
     let guard = cfg.init().expect("logkit init");
     let _ = logkit::new_context!();
     let span = logkit::span!("handle");
-    phases(|i| peers::logkit_record!(i), logkit::flush, || Some(lost_otlp(&dir.join("run.log"))));
+    phases(|i| peers::order_filled!(logkit, i), logkit::flush, || Some(lost_otlp(&dir.join("run.log"))));
     drop(span);
     drop(guard);
     logkit::flush();
@@ -209,7 +209,7 @@ fn run_otel() {
     let bridge = opentelemetry_appender_tracing::layer::OpenTelemetryTracingBridge::new(&provider);
     tracing_subscriber::registry().with(bridge).init();
     phases(
-        |i| peers::tracing_record!(i),
+        |i| peers::order_filled!(tracing, i),
         || {
             let _ = provider.force_flush();
         },
