@@ -133,9 +133,16 @@ impl Collector {
         self.started.elapsed().as_millis() as u64 + 1
     }
 
+    /// Takes what the ring holds, then tops the producers' pool up for the hand-offs
+    /// that can come before the next drain ([`Frontend::top_up_pool`]).
     fn drain_ring(&mut self) {
+        let mut drained = false;
         while let Ok(b) = self.ring_rx.try_recv() {
             self.batches.push(b);
+            drained = true;
+        }
+        if drained {
+            self.frontend.top_up_pool();
         }
     }
 
@@ -272,5 +279,21 @@ mod tests {
         c.spare.clear();
         c.recycle(Vec::with_capacity(5 * BUFFER_CAPACITY));
         assert_eq!(c.spare[0].capacity(), BUFFER_CAPACITY, "a grown buffer is not kept");
+    }
+
+    #[test]
+    fn a_writer_that_keeps_what_it_drained_never_leaves_a_hand_off_without_a_pooled_buffer() {
+        // The writer drains the ring again and again without handing anything back (a
+        // writer preempted between drains on a loaded machine, or a slow render): the
+        // producers' hand-offs still each find a buffer in the pool.
+        let (fe, mut c) = pipeline();
+        let ring = fe.ring_tx.capacity().unwrap();
+        for round in 0..10u8 {
+            // Fills the ring: `ring` hand-offs of 2 records each.
+            log_from_a_thread(fe, 0..(2 * ring) as u8);
+            c.drain_ring();
+            assert_eq!(c.batches.len(), ring * (round as usize + 1), "nothing handed back");
+        }
+        assert_eq!(fe.empty_pool.load(std::sync::atomic::Ordering::Relaxed), 0, "a hand-off allocated");
     }
 }

@@ -96,6 +96,9 @@ pub(crate) struct Frontend {
     /// Records that could not be handed off because the writer is gone.
     pub(crate) orphaned: CachePadded<AtomicU64>,
     writer: OnceLock<Thread>,
+    /// Hand-offs that found the pool empty and allocated (a test's witness).
+    #[cfg(test)]
+    pub(crate) empty_pool: AtomicU64,
 }
 
 /// The stack of emptied buffers. Its bottom `untouched` buffers were allocated but never
@@ -178,6 +181,8 @@ impl Frontend {
             dropped: CachePadded(AtomicU64::new(0)),
             orphaned: CachePadded(AtomicU64::new(0)),
             writer: OnceLock::new(),
+            #[cfg(test)]
+            empty_pool: AtomicU64::new(0),
         };
         (fe, WriterEnds { ring_rx })
     }
@@ -234,7 +239,52 @@ impl Frontend {
         let recycled = pool.bufs.pop();
         pool.untouched = pool.untouched.min(pool.bufs.len());
         drop(pool);
-        recycled.unwrap_or_else(|| Vec::with_capacity(BUFFER_CAPACITY))
+        recycled.unwrap_or_else(|| {
+            #[cfg(test)]
+            self.empty_pool.fetch_add(1, Ordering::Relaxed);
+            Vec::with_capacity(BUFFER_CAPACITY)
+        })
+    }
+
+    /// The writer's top-up, after each drain of the ring: the pool gets (by allocating
+    /// here, on the writer) at least one buffer per ring slot and one per registered
+    /// thread, up to `pool_limit`. Every buffer a producer takes from the pool follows a
+    /// hand-off onto the ring; until the writer drains again, those are at most the
+    /// ring's capacity plus one per thread (a hand-off already drained whose thread has
+    /// not taken its fresh buffer yet). So a hand-off never finds the pool empty, however
+    /// long the writer keeps what it drained before handing it back (a writer preempted
+    /// on a loaded machine, a slow render): the producer never allocates.
+    pub(crate) fn top_up_pool(&self) {
+        let threads = match self.slots.lock() {
+            Ok(s) => s.len(),
+            Err(p) => p.into_inner().len(),
+        };
+        let want = (self.ring_tx.capacity().unwrap_or(0) + threads).min(self.pool_limit);
+        let short = want.saturating_sub(self.lock_pool().bufs.len());
+        if short > 0 {
+            self.top_up_slow(want, short);
+        }
+    }
+
+    /// Allocates and pre-faults the missing buffers outside the lock.
+    #[cold]
+    #[inline(never)]
+    fn top_up_slow(&self, want: usize, short: usize) {
+        let fresh: Vec<Vec<u8>> = (0..short).map(|_| touched_buffer()).collect();
+        let mut pool = self.lock_pool();
+        for b in fresh {
+            if pool.bufs.len() >= want {
+                break;
+            }
+            pool.bufs.push(b);
+        }
+    }
+
+    fn lock_pool(&self) -> std::sync::MutexGuard<'_, Pool> {
+        match self.pool.lock() {
+            Ok(p) => p,
+            Err(p) => p.into_inner(),
+        }
     }
 
     /// Replaces one never-written buffer at the bottom of the pool by a pre-faulted one.
