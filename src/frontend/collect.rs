@@ -133,15 +133,12 @@ impl Collector {
         self.started.elapsed().as_millis() as u64 + 1
     }
 
-    /// Takes what the ring holds, then tops the producers' pool up for the hand-offs
-    /// that can come before the next drain ([`Frontend::top_up_pool`]).
+    /// Takes what the ring holds, topping the producers' pool up after each buffer
+    /// taken for the hand-offs that can come before the next one ([`Frontend::top_up_pool`]):
+    /// producers refill the ring while this loop runs, so once per drain is not enough.
     fn drain_ring(&mut self) {
-        let mut drained = false;
         while let Ok(b) = self.ring_rx.try_recv() {
             self.batches.push(b);
-            drained = true;
-        }
-        if drained {
             self.frontend.top_up_pool();
         }
     }

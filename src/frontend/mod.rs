@@ -246,12 +246,14 @@ impl Frontend {
         })
     }
 
-    /// The writer's top-up, after each drain of the ring: the pool gets (by allocating
-    /// here, on the writer) at least one buffer per ring slot and one per registered
-    /// thread, up to `pool_limit`. Every buffer a producer takes from the pool follows a
-    /// hand-off onto the ring; until the writer drains again, those are at most the
-    /// ring's capacity plus one per thread (a hand-off already drained whose thread has
-    /// not taken its fresh buffer yet). So a hand-off never finds the pool empty, however
+    /// The writer's top-up, after each buffer it takes from the ring: the pool gets (by
+    /// allocating here, on the writer) at least one buffer per ring slot and one per
+    /// registered thread, plus one, up to `pool_limit`. Every buffer a producer takes
+    /// from the pool follows a hand-off onto the ring; until the writer takes the next
+    /// buffer off the ring (and tops up again), those are at most the ring's capacity
+    /// (the hand-offs in it and the room left), one per thread (a hand-off already taken
+    /// whose thread has not got its fresh buffer yet), and the one slot that next take
+    /// frees. So a hand-off never finds the pool empty, however
     /// long the writer keeps what it drained before handing it back (a writer preempted
     /// on a loaded machine, a slow render): the producer never allocates.
     pub(crate) fn top_up_pool(&self) {
@@ -259,7 +261,7 @@ impl Frontend {
             Ok(s) => s.len(),
             Err(p) => p.into_inner().len(),
         };
-        let want = (self.ring_tx.capacity().unwrap_or(0) + threads).min(self.pool_limit);
+        let want = (self.ring_tx.capacity().unwrap_or(0) + threads + 1).min(self.pool_limit);
         let short = want.saturating_sub(self.lock_pool().bufs.len());
         if short > 0 {
             self.top_up_slow(want, short);
