@@ -221,7 +221,8 @@ fn run_otel() {
 // ---------------------------------------------------------------- the run
 
 struct Rotel {
-    child: Child,
+    /// `None` for the null collector (`--null`), a thread of this process.
+    child: Option<Child>,
     url: String,
     count: PathBuf,
     counting: bool,
@@ -229,8 +230,10 @@ struct Rotel {
 
 impl Drop for Rotel {
     fn drop(&mut self) {
-        let _ = self.child.kill();
-        let _ = self.child.wait();
+        if let Some(c) = &mut self.child {
+            let _ = c.kill();
+            let _ = c.wait();
+        }
     }
 }
 
@@ -276,7 +279,58 @@ fn start_rotel(dir: &Path, counting: bool) -> Rotel {
         assert!(t.elapsed() < Duration::from_secs(30), "rotel does not listen");
         std::thread::sleep(Duration::from_millis(20));
     }
-    Rotel { child, url: format!("http://127.0.0.1:{http}"), count, counting }
+    Rotel { child: Some(child), url: format!("http://127.0.0.1:{http}"), count, counting }
+}
+
+/// A collector that reads each request whole and answers 200 without decoding it
+/// (`--null`): what the exporter can send when the receiver costs next to nothing.
+fn start_null() -> Rotel {
+    let listener = std::net::TcpListener::bind("127.0.0.1:0").expect("bind");
+    let url = format!("http://{}", listener.local_addr().expect("addr"));
+    std::thread::spawn(move || {
+        for conn in listener.incoming().map_while(Result::ok) {
+            std::thread::spawn(move || null_connection(conn));
+        }
+    });
+    Rotel { child: None, url, count: PathBuf::new(), counting: false }
+}
+
+fn null_connection(conn: std::net::TcpStream) {
+    use std::io::{BufRead, Read, Write};
+    let mut w = conn.try_clone().expect("clone");
+    let mut r = std::io::BufReader::new(conn);
+    loop {
+        let mut len = 0usize;
+        loop {
+            let mut line = String::new();
+            if r.read_line(&mut line).unwrap_or(0) == 0 {
+                return;
+            }
+            let l = line.trim_end();
+            if l.is_empty() {
+                break;
+            }
+            if let Some((k, v)) = l.split_once(':') {
+                if k.eq_ignore_ascii_case("content-length") {
+                    len = v.trim().parse().unwrap_or(0);
+                }
+            }
+        }
+        let mut body = vec![0; len];
+        if r.read_exact(&mut body).is_err() || w.write_all(b"HTTP/1.1 200 OK\r\ncontent-length: 0\r\n\r\n").is_err() {
+            return;
+        }
+    }
+}
+
+/// The collector process's CPU time so far, in seconds (0 for the null collector).
+fn collector_cpu(rotel: &Rotel) -> f64 {
+    let Some(c) = &rotel.child else { return 0.0 };
+    let stat = std::fs::read_to_string(format!("/proc/{}/stat", c.id())).unwrap_or_default();
+    let after = stat.rsplit(')').next().unwrap_or("");
+    let f: Vec<&str> = after.split_whitespace().collect();
+    let ticks: f64 = [11, 12].iter().filter_map(|&i| f.get(i)?.parse::<f64>().ok()).sum();
+    ticks / 100.0
 }
 
 /// What rotel's processor counted so far.
@@ -300,6 +354,7 @@ fn settled(count: &Path) -> u64 {
 fn run_child(peer: &str, rotel: &Rotel) -> Vec<(String, String)> {
     let dir = tempdir();
     let _ = std::fs::remove_file(&rotel.count);
+    let cpu_before = collector_cpu(rotel);
     let out = Command::new(std::env::current_exe().expect("exe"))
         .arg(peer)
         .env("BENCH_DIR", &dir)
@@ -316,6 +371,7 @@ fn run_child(peer: &str, rotel: &Rotel) -> Vec<(String, String)> {
     if rotel.counting {
         kvs.push(("received".into(), settled(&rotel.count).to_string()));
     }
+    kvs.push(("collector_cpu_s".into(), format!("{:.2}", collector_cpu(rotel) - cpu_before)));
     let stderr = String::from_utf8_lossy(&out.stderr);
     if !stderr.trim().is_empty() {
         eprintln!("{peer} stderr: {}", stderr.trim());
@@ -341,9 +397,10 @@ fn orchestrate(args: &[String]) {
         .and_then(|i| args.get(i + 1))
         .and_then(|r| r.parse().ok())
         .unwrap_or(3);
-    let counting = !args.iter().any(|a| a == "--no-count");
+    let null = args.iter().any(|a| a == "--null");
+    let counting = !null && !args.iter().any(|a| a == "--no-count");
     let dir = tempdir();
-    let rotel = start_rotel(&dir, counting);
+    let rotel = if null { start_null() } else { start_rotel(&dir, counting) };
     let mut runs: Vec<Vec<Vec<(String, String)>>> = vec![Vec::new(); PEERS.len()];
     for round in 0..rounds {
         for (p, peer) in PEERS.iter().enumerate() {
@@ -376,14 +433,15 @@ fn orchestrate(args: &[String]) {
     };
     println!();
     println!(
-        "| peer | p50 ns | p99 ns | p99.9 ns (rounds) | burst → flushed, M/s | sustained caller, M/s (rounds) | sustained exported, M/s | sustained lost | exporter CPU, µs per exported record | received by rotel |"
+        "| peer | p50 ns | p99 ns | p99.9 ns (rounds) | burst → flushed, M/s | sustained caller, M/s (rounds) | sustained exported, M/s | sustained lost | exporter CPU, µs per exported record | collector CPU, µs per exported record | received by rotel |"
     );
-    println!("| --- | --- | --- | --- | --- | --- | --- | --- | --- | --- |");
+    println!("| --- | --- | --- | --- | --- | --- | --- | --- | --- | --- | --- |");
     for (p, peer) in PEERS.iter().enumerate() {
         let f = |k: &str, scale: f64, prec: usize| med(p, k).map_or("–".into(), |v| format!("{:.prec$}", v / scale));
-        // The exporter's thread: logkit's `logkit-otlp`; the SDK's batch processor thread.
-        let cpu_key = if peer.starts_with("logkit") { "cpu_s[logkit-otlp]" } else { "cpu_s[OpenTelemetry.L]" };
-        let per_record = {
+        // The exporter's threads: logkit's `logkit-otlp` (encoder) and `logkit-otlp-tx`
+        // (sender); the SDK's batch processor thread.
+        let cpu_prefix = if peer.starts_with("logkit") { "cpu_s[logkit-otlp" } else { "cpu_s[OpenTelemetry.L" };
+        let per_exported = |key_of: &dyn Fn(&str) -> bool| {
             let mut v: Vec<f64> = runs[p]
                 .iter()
                 .filter_map(|r| {
@@ -394,14 +452,17 @@ fn orchestrate(args: &[String]) {
                         Some(n) => n,
                         None => get("logged")? - get("lost_before_exit")?,
                     };
-                    Some(get(cpu_key)? / exported * 1e6)
+                    let cpu: f64 = r.iter().filter(|(k, _)| key_of(k)).filter_map(|(_, v)| v.parse::<f64>().ok()).sum();
+                    (cpu > 0.0).then(|| cpu / exported * 1e6)
                 })
                 .collect();
             v.sort_by(f64::total_cmp);
             v.get(v.len() / 2).map_or("–".into(), |x| format!("{x:.2}"))
         };
+        let per_record = per_exported(&|k| k.starts_with(cpu_prefix));
+        let collector_per_record = per_exported(&|k| k == "collector_cpu_s");
         println!(
-            "| {peer} | {} | {} | {} ({}) | {} | {} ({}) | {} | {} | {} | {} |",
+            "| {peer} | {} | {} | {} ({}) | {} | {} ({}) | {} | {} | {} | {} | {} |",
             f("p50_ns", 1.0, 0),
             f("p99_ns", 1.0, 0),
             f("p999_ns", 1.0, 0),
@@ -412,6 +473,7 @@ fn orchestrate(args: &[String]) {
             f("sustained_exported_rps", 1e6, 2),
             f("sustained_lost", 1.0, 0),
             per_record,
+            collector_per_record,
             f("received", 1.0, 0),
         );
     }
