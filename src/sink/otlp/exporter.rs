@@ -3,10 +3,13 @@
 //! The writer hands over a copy of each compact batch (one `memcpy`, timestamps turned
 //! into Unix nanoseconds) with a `try_send`: it never waits for the exporter, and a
 //! batch that would take the queue past [`MAX_QUEUED_BYTES`] is counted as lost
-//! instead. The `logkit-otlp` thread encodes records into OTLP requests of at most
+//! instead. Two threads export, so that the next request is encoded while one is in
+//! flight: the `logkit-otlp` thread encodes records into batches of at most
 //! [`MAX_BATCH_RECORDS`] records or [`MAX_BATCH_BYTES`], or whatever came within
-//! [`BATCH_DELAY`], in protobuf or OTLP/JSON (`LOG_OTLP_PROTOCOL`), gzips them and
-//! POSTs them with retries:
+//! [`BATCH_DELAY`], in protobuf or OTLP/JSON (`LOG_OTLP_PROTOCOL`), and hands each full
+//! batch to the `logkit-otlp-tx` thread, which gzips it and POSTs it with retries. One
+//! batch waits between the two ([`BATCHES_WAITING`]); when the sender is behind, the
+//! encoder waits for it and the writer's queue fills up to its cap:
 //!
 //! - retried: transport errors (refused, reset, timed out) and 429 / 502 / 503 / 504,
 //!   at most [`MAX_ATTEMPTS`] times, with exponential backoff from
@@ -61,11 +64,23 @@ pub(crate) const FLUSH_DEADLINE: Duration = Duration::from_secs(2);
 pub(crate) const EXIT_DEADLINE: Duration = Duration::from_secs(2);
 /// Batches in flight between the writer and the exporter thread.
 const CHANNEL_CAPACITY: usize = 1024;
+/// Encoded batches waiting for the sender thread, besides the one it sends and the one
+/// the encoder fills: what waits to be sent beyond [`MAX_QUEUED_BYTES`] is at most
+/// `BATCHES_WAITING + 2` batches of [`MAX_BATCH_BYTES`].
+pub(crate) const BATCHES_WAITING: usize = 1;
 
 enum Msg {
     /// A copy of a compact batch and its record count.
     Batch(Vec<u8>, u64),
     /// Send everything received so far, then answer `ticket`.
+    Drain(u64),
+}
+
+/// What the encoder hands the sender, in order.
+enum Job {
+    /// An encoded batch to send.
+    Send(Batch),
+    /// Every batch before this one is sent or counted lost: answer `ticket`.
     Drain(u64),
 }
 
@@ -109,6 +124,14 @@ impl Shared {
             Ok(g) => g,
             Err(p) => p.into_inner(),
         }
+    }
+
+    /// Answers drain requests up to `ticket`.
+    fn answer(&self, ticket: u64) {
+        let mut g = self.lock();
+        g.answered = g.answered.max(ticket);
+        drop(g);
+        self.cv.notify_all();
     }
 
     /// The deadline of a drain in progress, if any.
@@ -166,16 +189,36 @@ pub(crate) struct Control {
     shared: Arc<Shared>,
 }
 
-/// Starts the exporter thread. `None` (reported on stderr) if it cannot be spawned.
+/// Starts the exporter's two threads. `None` (reported on stderr) if they cannot be
+/// spawned.
 pub(crate) fn start(cfg: OtlpConfig, redact: Redactor) -> Option<(Handle, Control)> {
     let (tx, rx) = crossbeam_channel::bounded(CHANNEL_CAPACITY);
     let (spare_tx, spare) = crossbeam_channel::bounded(16);
+    let (job_tx, job_rx) = crossbeam_channel::bounded(BATCHES_WAITING);
+    let (empty_tx, empty_rx) = crossbeam_channel::bounded(BATCHES_WAITING + 1);
     let shared = Arc::new(Shared::default());
-    let thread = Thread::new(cfg, redact, rx, spare_tx, shared.clone());
-    match std::thread::Builder::new().name("logkit-otlp".into()).spawn(move || thread.run()) {
+    let protocol = cfg.protocol;
+    let sender = SendThread::new(cfg, job_rx, empty_tx, shared.clone());
+    let encoder = Encoder {
+        redact,
+        rx,
+        spare: spare_tx,
+        jobs: job_tx,
+        empty: empty_rx,
+        shared: shared.clone(),
+        batch: Batch::new(protocol),
+        protocol,
+        first_at: None,
+    };
+    let spawned = std::thread::Builder::new()
+        .name("logkit-otlp-tx".into())
+        .spawn(move || sender.run())
+        // Without the encoder, the sender ends: its queue is closed.
+        .and_then(|_| std::thread::Builder::new().name("logkit-otlp".into()).spawn(move || encoder.run()));
+    match spawned {
         Ok(_) => Some((Handle { tx: tx.clone(), spare, shared: shared.clone() }, Control { tx, shared })),
         Err(e) => {
-            eprintln!("logkit: otlp: cannot start the exporter thread: {e}; records stay in the local file only");
+            eprintln!("logkit: otlp: cannot start the exporter threads: {e}; records stay in the local file only");
             None
         }
     }
@@ -294,63 +337,22 @@ enum Failure {
     TooLarge(String),
 }
 
-/// The exporter thread's state.
-struct Thread {
-    cfg: OtlpConfig,
+/// The `logkit-otlp` thread: turns the writer's compact batches into encoded batches.
+struct Encoder {
     redact: Redactor,
     rx: Receiver<Msg>,
     spare: Sender<Vec<u8>>,
+    jobs: Sender<Job>,
+    /// Sent batches, emptied, for the next ones.
+    empty: Receiver<Batch>,
     shared: Arc<Shared>,
-    agent: ureq::Agent,
     batch: Batch,
-    /// Records in `batch`.
-    in_batch: u64,
+    protocol: super::knobs::Protocol,
     first_at: Option<Instant>,
-    resource: Vec<u8>,
-    body: Vec<u8>,
-    gzip: Gzip,
-    /// The gzipped body.
-    gz: Vec<u8>,
-    reported: bool,
 }
 
-impl Thread {
-    fn new(
-        cfg: OtlpConfig,
-        redact: Redactor,
-        rx: Receiver<Msg>,
-        spare: Sender<Vec<u8>>,
-        shared: Arc<Shared>,
-    ) -> Thread {
-        let agent: ureq::Agent = ureq::Agent::config_builder()
-            .timeout_global(Some(cfg.timeout))
-            .http_status_as_error(false)
-            .user_agent(concat!("logkit/", env!("CARGO_PKG_VERSION")))
-            .build()
-            .into();
-        let resource = super::encode::resource(cfg.protocol, &cfg.resource);
-        let batch = Batch::new(cfg.protocol);
-        Thread {
-            cfg,
-            redact,
-            rx,
-            spare,
-            shared,
-            agent,
-            batch,
-            in_batch: 0,
-            first_at: None,
-            resource,
-            body: Vec::new(),
-            gzip: Gzip::new(),
-            gz: Vec::new(),
-            reported: false,
-        }
-    }
-
+impl Encoder {
     fn run(mut self) {
-        // The HTTP client logs through `log`; exporting those records would feed the
-        // exporter its own traffic.
         #[cfg(feature = "log")]
         crate::log_bridge::mute_this_thread();
         loop {
@@ -366,10 +368,10 @@ impl Thread {
                 }
                 Ok(Msg::Drain(ticket)) => {
                     self.send();
-                    let mut g = self.shared.lock();
-                    g.answered = g.answered.max(ticket);
-                    drop(g);
-                    self.shared.cv.notify_all();
+                    if self.jobs.send(Job::Drain(ticket)).is_err() {
+                        // No sender (it cannot have ended first): answer, nothing waits.
+                        self.shared.answer(ticket);
+                    }
                 }
                 Err(RecvTimeoutError::Timeout) => self.send(),
                 Err(RecvTimeoutError::Disconnected) => {
@@ -380,13 +382,12 @@ impl Thread {
         }
     }
 
-    /// Adds a batch's records, sending whenever a request is full.
+    /// Adds a batch's records, handing the batch over whenever it is full.
     fn take(&mut self, buf: &[u8]) {
         let observed =
             std::time::SystemTime::now().duration_since(std::time::UNIX_EPOCH).map_or(0, |d| d.as_nanos() as u64);
         for rec in view::records(buf) {
             if self.batch.add(&rec, &self.redact, observed) {
-                self.in_batch += 1;
                 self.first_at.get_or_insert_with(Instant::now);
             }
             if self.batch.records() >= MAX_BATCH_RECORDS || self.batch.bytes() >= MAX_BATCH_BYTES {
@@ -395,21 +396,80 @@ impl Thread {
         }
     }
 
-    /// Sends the batch (a logs and a traces request), then clears it.
+    /// Hands the batch to the sender (waiting while it is behind) and starts the next.
     fn send(&mut self) {
         self.first_at = None;
         if self.batch.is_empty() {
             return;
         }
-        let batch = std::mem::take(&mut self.batch);
-        self.deliver(Signal::Logs, &batch);
-        self.deliver(Signal::Traces, &batch);
-        if self.body.capacity() > 4 * MAX_BATCH_BYTES {
-            self.body = Vec::new();
+        let next = self.empty.try_recv().unwrap_or_else(|_| Batch::new(self.protocol));
+        let full = std::mem::replace(&mut self.batch, next);
+        if let Err(crossbeam_channel::SendError(Job::Send(lost))) = self.jobs.send(Job::Send(full)) {
+            // The sender thread is gone (it panicked): nothing can send these.
+            let n = (lost.count(Signal::Logs) + lost.count(Signal::Traces)) as u64;
+            self.shared.settle(n);
+            self.shared.lose(n);
         }
-        self.batch = batch;
-        self.batch.clear();
-        self.in_batch = 0;
+    }
+}
+
+/// The `logkit-otlp-tx` thread: sends encoded batches, with retries.
+struct SendThread {
+    cfg: OtlpConfig,
+    jobs: Receiver<Job>,
+    empty: Sender<Batch>,
+    shared: Arc<Shared>,
+    agent: ureq::Agent,
+    resource: Vec<u8>,
+    body: Vec<u8>,
+    gzip: Gzip,
+    /// The gzipped body.
+    gz: Vec<u8>,
+    reported: bool,
+}
+
+impl SendThread {
+    fn new(cfg: OtlpConfig, jobs: Receiver<Job>, empty: Sender<Batch>, shared: Arc<Shared>) -> SendThread {
+        let agent: ureq::Agent = ureq::Agent::config_builder()
+            .timeout_global(Some(cfg.timeout))
+            .http_status_as_error(false)
+            .user_agent(concat!("logkit/", env!("CARGO_PKG_VERSION")))
+            .build()
+            .into();
+        let resource = super::encode::resource(cfg.protocol, &cfg.resource);
+        SendThread {
+            cfg,
+            jobs,
+            empty,
+            shared,
+            agent,
+            resource,
+            body: Vec::new(),
+            gzip: Gzip::new(),
+            gz: Vec::new(),
+            reported: false,
+        }
+    }
+
+    fn run(mut self) {
+        // The HTTP client logs through `log`; exporting those records would feed the
+        // exporter its own traffic.
+        #[cfg(feature = "log")]
+        crate::log_bridge::mute_this_thread();
+        for job in &self.jobs.clone() {
+            match job {
+                Job::Send(mut batch) => {
+                    self.deliver(Signal::Logs, &batch);
+                    self.deliver(Signal::Traces, &batch);
+                    if self.body.capacity() > 4 * MAX_BATCH_BYTES {
+                        self.body = Vec::new();
+                    }
+                    batch.clear();
+                    let _ = self.empty.try_send(batch);
+                }
+                Job::Drain(ticket) => self.shared.answer(ticket),
+            }
+        }
     }
 
     /// Sends `signal`'s request of `batch`, with retries; counts its records as sent
@@ -591,6 +651,98 @@ fn gzip(body: &[u8]) -> Vec<u8> {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    /// `n` info records in one compact batch.
+    fn records(n: usize) -> Vec<u8> {
+        use crate::render::json::test_support::{record, V};
+        let mut buf = Vec::new();
+        for i in 0..n {
+            buf.extend(record(
+                crate::level::Level::Info,
+                i as u64,
+                "app",
+                "order filled",
+                &[],
+                &[("i", V::U64(i as u64))],
+            ));
+        }
+        buf
+    }
+
+    #[test]
+    fn the_next_batches_are_taken_and_encoded_while_a_request_is_in_flight() {
+        use std::io::{Read as _, Write as _};
+        // A collector that takes the first request and answers only when told to.
+        let listener = std::net::TcpListener::bind("127.0.0.1:0").expect("bind");
+        let url = format!("http://{}", listener.local_addr().expect("addr"));
+        let (got_tx, got_rx) = crossbeam_channel::bounded::<()>(64);
+        let (go_tx, go_rx) = crossbeam_channel::bounded::<()>(1);
+        std::thread::spawn(move || {
+            let (mut conn, _) = listener.accept().expect("accept");
+            let mut held = false;
+            let mut buf = Vec::new();
+            let mut chunk = [0u8; 65536];
+            loop {
+                // One request: headers, then content-length bytes of body.
+                let Some(head_end) = buf.windows(4).position(|w| w == b"\r\n\r\n") else {
+                    match conn.read(&mut chunk) {
+                        Ok(0) | Err(_) => return,
+                        Ok(k) => buf.extend_from_slice(&chunk[..k]),
+                    }
+                    continue;
+                };
+                let head = String::from_utf8_lossy(&buf[..head_end]).to_ascii_lowercase();
+                let len: usize = head
+                    .lines()
+                    .find_map(|l| l.strip_prefix("content-length:"))
+                    .and_then(|v| v.trim().parse().ok())
+                    .unwrap_or(0);
+                while buf.len() < head_end + 4 + len {
+                    match conn.read(&mut chunk) {
+                        Ok(0) | Err(_) => return,
+                        Ok(k) => buf.extend_from_slice(&chunk[..k]),
+                    }
+                }
+                buf.drain(..head_end + 4 + len);
+                let _ = got_tx.send(());
+                if !held {
+                    held = true;
+                    let _ = go_rx.recv();
+                }
+                if conn.write_all(b"HTTP/1.1 200 OK\r\ncontent-length: 0\r\n\r\n").is_err() {
+                    return;
+                }
+            }
+        });
+        let cfg = OtlpConfig {
+            logs_url: format!("{url}/v1/logs"),
+            traces_url: format!("{url}/v1/traces"),
+            headers: Vec::new(),
+            timeout: Duration::from_secs(30),
+            resource: Vec::new(),
+            protocol: super::super::Protocol::Protobuf,
+        };
+        let (mut handle, control) = start(cfg, Redactor::new::<[&str; 0], &str>([])).expect("start");
+        // Three batches of 600 records: the first request (512 records) is held by the
+        // collector; the encoder goes on with the rest.
+        let batch = records(600);
+        for _ in 0..3 {
+            handle.push(&batch, |ns| ns);
+        }
+        got_rx.recv_timeout(Duration::from_secs(30)).expect("the first request arrives");
+        let until = Instant::now() + Duration::from_secs(30);
+        while handle.shared.queued_bytes.load(Ordering::Relaxed) > 0 {
+            assert!(Instant::now() < until, "the queue is not taken while a request is in flight");
+            std::thread::sleep(Duration::from_millis(5));
+        }
+        assert!(got_rx.try_recv().is_err(), "the collector still holds the first request");
+        go_tx.send(()).expect("release");
+        assert!(control.drain(Duration::from_secs(30)), "everything sent once released");
+        assert_eq!(handle.take_lost(), 0);
+        assert_eq!(handle.shared.pending.load(Ordering::Relaxed), 0);
+        // 1 800 records in requests of at most 512: four requests.
+        assert_eq!(got_rx.try_iter().count() + 1, 4);
+    }
 
     #[test]
     fn one_gzip_writer_reused_for_many_bodies_gives_each_its_own_valid_stream() {
