@@ -270,7 +270,10 @@ impl Open {
         let Open { site, name, trace, id, parent, outcome, .. } = self;
         let target = site.target;
         context::pop_span(id, |ctx, mut state| {
-            state.merge(local);
+            // What the guard was told out of its frame's reach: rarely anything.
+            if !local.is_empty() {
+                state.merge(local);
+            }
             let failure = match outcome.or(state.failure.take()) {
                 Some(f) => Some(f),
                 None if panicking => Some(take_panic_info().unwrap_or_else(|| exc_info_message("panic", "panicked"))),
@@ -917,7 +920,13 @@ pub(crate) fn panic_exc_info(info: &std::panic::PanicHookInfo<'_>) -> String {
     String::from_utf8(out).unwrap_or_default()
 }
 
+/// Whether any thread ever stashed a panic: until one does, every `LAST_PANIC` is
+/// empty and opening a span need not look at its own (a thread reads its own store in
+/// program order, so `Relaxed` is enough: no other thread's stash matters to it).
+static PANIC_STASHED: AtomicBool = AtomicBool::new(false);
+
 pub(crate) fn stash_panic(exc: String) {
+    PANIC_STASHED.store(true, Ordering::Relaxed);
     let _ = LAST_PANIC.try_with(|p| {
         if let Ok(mut p) = p.try_borrow_mut() {
             *p = Some(exc);
@@ -928,7 +937,15 @@ pub(crate) fn stash_panic(exc: String) {
 /// A panic stashed before a span opened cannot be the one that ends it: forget it
 /// (a panic the hook did not see, e.g. after the app replaced the hook, then ends the
 /// span with a generic "panicked").
+#[inline]
 fn clear_stale_panic() {
+    if PANIC_STASHED.load(Ordering::Relaxed) {
+        clear_stale_panic_slow();
+    }
+}
+
+#[cold]
+fn clear_stale_panic_slow() {
     if std::thread::panicking() {
         return;
     }

@@ -49,6 +49,12 @@ impl SpanState {
         }
     }
 
+    /// Whether nothing was recorded and no failure set.
+    #[inline]
+    pub(crate) fn is_empty(&self) -> bool {
+        self.starts.is_empty() && self.failure.is_none()
+    }
+
     /// `later`'s entries and failure on top of this state's.
     pub(crate) fn merge(&mut self, later: SpanState) {
         for (i, &start) in later.starts.iter().enumerate() {
